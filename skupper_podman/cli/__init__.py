@@ -1,0 +1,7 @@
+"""The ``skupper`` command line: parse, call the library, print."""
+
+
+def main() -> None:
+    from .app import run
+
+    run()

@@ -1,0 +1,1 @@
+"""Podman adapter: the only place that imports podman-py."""

@@ -1,0 +1,256 @@
+"""A thin, typed wrapper over podman-py: the only module that imports it.
+
+It speaks in plain dicts and strings so the site domain never sees podman-py objects. Every
+resource it creates carries the labels the caller passes (always ``application=skupper`` and
+the namespace label), and it refuses to remove a volume or network that lacks them.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from podman import PodmanClient
+from podman.errors import APIError, ImageNotFound, NotFound
+
+from ..errors import ImageUnavailable, PodmanError, PodmanUnavailable, ResourceConflict
+from ..paths import APP_LABEL, APP_VALUE
+from .endpoint import Endpoint
+
+API_TIMEOUT = 120
+
+
+@dataclass
+class VolumeMount:
+    """A named volume mounted into a container (options ``z``/``U`` as Skupper 1.5 uses)."""
+
+    volume: str
+    destination: str
+    options: tuple[str, ...] = ("z", "U")
+
+
+@dataclass
+class ContainerSpec:
+    """What the site domain asks for when it creates a container."""
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+    network: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    ports: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # "55671/tcp" -> [(ip, port)]
+    mounts: list[VolumeMount] = field(default_factory=list)
+    command: list[str] | None = None
+    restart_policy: str = "always"
+    rootless_keep_id: bool = False
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+
+
+def _short(err: Exception) -> str:
+    text = getattr(err, "explanation", None) or str(err)
+    return " ".join(str(text).split())
+
+
+class PodmanAdapter:
+    """Labeled create/list/remove of containers, volumes and networks over the Podman API."""
+
+    def __init__(self, endpoint: Endpoint, client: PodmanClient | None = None) -> None:
+        self.endpoint = endpoint
+        socket = endpoint.socket_path
+        if client is None and socket is not None and not os.path.exists(socket):
+            raise PodmanUnavailable(
+                f"Podman endpoint is not available: {endpoint.describe()} "
+                f"(no socket at {socket}). {endpoint.hint()}"
+            )
+        self.client = client or PodmanClient(base_url=endpoint.url, timeout=API_TIMEOUT)
+        self._check_version()
+
+    # -- connection -------------------------------------------------------------------------
+    def _check_version(self) -> None:
+        try:
+            info = self.client.info()
+        except Exception as err:  # noqa: BLE001 - any transport failure means "not available"
+            raise PodmanUnavailable(
+                f"Podman endpoint is not available: {self.endpoint.describe()} ({_short(err)}). "
+                f"{self.endpoint.hint()}"
+            ) from err
+        version = str(info.get("version", {}).get("APIVersion") or info.get("version", {}).get("Version", "0"))
+        self.api_version = version
+        self.rootless = bool(info.get("host", {}).get("security", {}).get("rootless"))
+        major = version.split(".")[0]
+        if not major.isdigit() or int(major) < 4:
+            raise PodmanUnavailable(f"podman version must be 4.0.0 or greater, found: {version}")
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- networks ---------------------------------------------------------------------------
+    def network(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.networks.get(name).attrs)
+        except NotFound:
+            return None
+
+    def create_network(self, name: str, labels: Mapping[str, str], ipv6: bool = False) -> None:
+        all_labels = {**labels, "app.kubernetes.io/part-of": "skupper"}
+        try:
+            self.client.networks.create(
+                name, driver="bridge", dns_enabled=True, internal=False, ipv6_enabled=ipv6, labels=all_labels
+            )
+        except APIError as err:
+            raise PodmanError(f"error creating network {name} - {_short(err)}") from err
+
+    def remove_network(self, name: str) -> None:
+        net = self.network(name)
+        if net is None:
+            return
+        if net.get("labels", {}).get(APP_LABEL) != APP_VALUE:
+            raise ResourceConflict(f"network {name} is not owned by Skupper")
+        try:
+            self.client.networks.get(name).remove(force=True)
+        except NotFound:
+            pass
+
+    # -- volumes ----------------------------------------------------------------------------
+    def volume(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.volumes.get(name).attrs)
+        except NotFound:
+            return None
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            return dict(self.client.volumes.create(name, labels=dict(labels)).attrs)
+        except APIError as err:
+            raise PodmanError(f"error creating volume {name} - {_short(err)}") from err
+
+    def volumes(self, label_filter: str) -> list[dict[str, Any]]:
+        return [dict(v.attrs) for v in self.client.volumes.list(filters={"label": label_filter})]
+
+    def remove_volume(self, name: str) -> None:
+        vol = self.volume(name)
+        if vol is None:
+            return
+        if (vol.get("Labels") or {}).get(APP_LABEL) != APP_VALUE:
+            raise ResourceConflict(f"volume {name} is not owned by Skupper")
+        try:
+            self.client.volumes.remove(name, force=True)
+        except NotFound:
+            pass
+
+    # -- images -----------------------------------------------------------------------------
+    def image(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.images.get(name).attrs)
+        except (ImageNotFound, NotFound):
+            return None
+
+    def ensure_image(self, name: str) -> dict[str, Any]:
+        """Return the local image, pulling it only when it is missing (offline hosts work)."""
+        found = self.image(name)
+        if found is not None:
+            return found
+        try:
+            self.client.images.pull(name)
+        except Exception as err:  # noqa: BLE001 - pull failures come in many types
+            raise ImageUnavailable(
+                f"router image {name} is not present and could not be pulled ({_short(err)}); "
+                f"pull or load it with podman, or set QDROUTERD_IMAGE to an image you have"
+            ) from err
+        found = self.image(name)
+        if found is None:
+            raise ImageUnavailable(f"router image {name} could not be found after pulling it")
+        return found
+
+    # -- containers -------------------------------------------------------------------------
+    def container(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.containers.get(name).attrs)
+        except NotFound:
+            return None
+
+    def containers(self, label_filters: Iterable[str]) -> list[dict[str, Any]]:
+        filters = [f"label={f}" for f in label_filters]
+        return [dict(c.attrs) for c in self.client.containers.list(all=True, filters=filters)]
+
+    def create_container(self, spec: ContainerSpec, start: bool = True) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "name": spec.name,
+            "labels": {**spec.labels, APP_LABEL: APP_VALUE},
+            "environment": dict(spec.env),
+            "restart_policy": {"Name": spec.restart_policy},
+            "volumes": {
+                m.volume: {"bind": m.destination, "extended_mode": list(m.options)} for m in spec.mounts
+            },
+        }
+        if spec.command is not None:
+            kwargs["command"] = spec.command
+        if spec.network:
+            kwargs["network_mode"] = "bridge"
+            kwargs["networks"] = {spec.network: {"aliases": spec.aliases or [spec.name]}}
+        if spec.ports:
+            kwargs["ports"] = {cport: list(hosts) for cport, hosts in spec.ports.items()}
+        if spec.extra_hosts:
+            kwargs["extra_hosts"] = dict(spec.extra_hosts)
+        if spec.rootless_keep_id:
+            kwargs["user"] = f"{os.getuid()}:{os.getgid()}"
+            kwargs["userns_mode"] = "keep-id"
+        try:
+            ctr = self.client.containers.create(spec.image, **kwargs)
+        except APIError as err:
+            raise PodmanError(f"error creating container {spec.name} - {_short(err)}") from err
+        if start:
+            try:
+                ctr.start()
+            except APIError as err:
+                raise PodmanError(f"error starting container {spec.name} - {_short(err)}") from err
+        ctr.reload()
+        return dict(ctr.attrs)
+
+    def run_to_completion(self, spec: ContainerSpec, timeout: float) -> tuple[int, str]:
+        """Create, start and wait for a short-lived container; return (exit code, logs). Always removed."""
+        ctr = None
+        try:
+            ctr = self.client.containers.create(
+                spec.image, command=spec.command, name=spec.name, labels={**spec.labels, APP_LABEL: APP_VALUE}
+            )
+            ctr.start()
+            code = ctr.wait(timeout=timeout)
+            logs = b"".join(ctr.logs(stdout=True, stderr=True)).decode(errors="replace")
+            return int(code if isinstance(code, int) else code.get("StatusCode", 1)), logs.strip()
+        except APIError as err:
+            raise PodmanError(f"unable to run {spec.image} - {_short(err)}") from err
+        finally:
+            if ctr is not None:
+                self.remove_container(spec.name)
+
+    def start_container(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).start()
+        except APIError as err:
+            raise PodmanError(f"error starting container {name} - {_short(err)}") from err
+
+    def restart_container(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).restart(timeout=10)
+        except APIError as err:
+            raise PodmanError(f"error restarting container {name} - {_short(err)}") from err
+
+    def remove_container(self, name: str) -> None:
+        try:
+            self.client.api.delete(f"/containers/{name}", params={"force": True, "timeout": 0, "v": False})
+        except NotFound:
+            pass
+        except APIError as err:
+            if getattr(err, "status_code", None) == 404 or "no such container" in _short(err).lower():
+                return
+            raise PodmanError(f"error removing container {name} - {_short(err)}") from err
+
+    def logs(self, name: str, tail: int = 20) -> str:
+        try:
+            data = self.client.containers.get(name).logs(stdout=True, stderr=True, tail=tail)
+            return b"".join(data).decode(errors="replace")
+        except (NotFound, APIError):
+            return ""

@@ -1,0 +1,34 @@
+"""Locate the shipped ``templates/`` and ``systemd-units/`` folders.
+
+In a wheel they live inside the package (``skupper_podman/_data/...``); in a source checkout or
+an editable install they are the top-level folders of the repository.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+_PACKAGE = Path(__file__).resolve().parent
+_FOLDERS = {"templates": "templates", "systemd-units": "systemd_units"}
+
+
+@lru_cache(maxsize=None)
+def resource_dir(kind: str) -> Path:
+    """The directory for ``kind`` (``"templates"`` or ``"systemd-units"``)."""
+    for candidate in (_PACKAGE / "_data" / _FOLDERS[kind], _PACKAGE.parent / kind):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"skupper-podman is missing its {kind} folder")
+
+
+@lru_cache(maxsize=None)
+def jinja_env(kind: str) -> jinja2.Environment:
+    """A strict Jinja environment over one resource folder (undefined names are errors)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir(kind))),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )

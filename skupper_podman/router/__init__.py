@@ -1,0 +1,1 @@
+"""Router configuration rendering and the management client."""
