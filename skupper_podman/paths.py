@@ -125,6 +125,10 @@ class SiteLayout:
         return {APP_LABEL: APP_VALUE, NAMESPACE_LABEL: self.namespace}
 
     @property
+    def labels_key(self) -> str:
+        return NAMESPACE_LABEL
+
+    @property
     def label_filter(self) -> str:
         return f"{NAMESPACE_LABEL}={self.namespace}"
 
