@@ -1,0 +1,351 @@
+"""Start/stop scripts, unit rendering (checked with systemd-analyze) and the install/remove flows."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+from skupper_podman.errors import SystemdError
+from skupper_podman.paths import SiteLayout
+from skupper_podman.systemd import (
+    NOT_ENABLED,
+    CommandResult,
+    SubprocessRunner,
+    SystemdManager,
+    default_unit_dir,
+    render_scripts,
+    render_unit,
+    write_scripts,
+)
+
+FAKES = Path(__file__).resolve().parent.parent / "fakes"
+
+
+class FakeRunner:
+    """Records every argv; fails the commands whose verb is in ``fail`` with stderr ``boom <verb>``."""
+
+    def __init__(self, fail: Sequence[str] = ()) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = set(fail)
+
+    def run(self, argv: Sequence[str]) -> CommandResult:
+        self.calls.append(list(argv))
+        verb = next(arg for arg in argv[1:] if not arg.startswith("--"))
+        if verb in self.fail:
+            return CommandResult(1, stderr=f"boom {verb}\n")
+        return CommandResult(0)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def linger_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "linger"
+    path.mkdir()
+    return path
+
+
+def _manager(tmp_path: Path, runner, *, system: bool = False, linger_dir: Path | None = None) -> SystemdManager:
+    return SystemdManager(
+        runner,
+        system=system,
+        unit_dir=tmp_path / "units",
+        linger_dir=linger_dir or tmp_path / "no-linger",
+        run_dir=tmp_path / "run",
+        user="alice",
+    )
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("namespace", ["default", "west"])
+@pytest.mark.parametrize("system", [False, True], ids=["user", "system"])
+@pytest.mark.parametrize("data_name", ["data", "da ta%1$x"], ids=["plain", "odd-path"])
+def test_rendered_units_verify_cleanly(tmp_path: Path, namespace: str, system: bool, data_name: str) -> None:
+    layout = SiteLayout(namespace, data_dir=tmp_path / data_name)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_scripts(layout)
+    unit = tmp_path / "units" / layout.unit_name
+    unit.parent.mkdir()
+    unit.write_text(render_unit(layout, system=system, run_dir=run_dir))
+    argv = ["systemd-analyze", *([] if system else ["--user"]), "verify", str(unit)]
+    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": str(run_dir)})
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_verify_check_catches_a_missing_script(tmp_path: Path) -> None:
+    """The verify test above is meaningful: without the scripts systemd-analyze fails."""
+    layout = SiteLayout(data_dir=tmp_path / "data")
+    unit = tmp_path / layout.unit_name
+    unit.write_text(render_unit(layout, system=True))
+    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "start-podman.sh is not executable" in done.stderr
+
+
+@pytest.mark.parametrize("data_name", ['q"b', "b\\s", "q'b", "tab\tx"])
+def test_paths_systemd_refuses_fail_the_install_not_the_scripts(tmp_path: Path, data_name: str) -> None:
+    layout = SiteLayout(data_dir=tmp_path / data_name)
+    with pytest.raises(SystemdError, match="quotes, backslashes and control characters are refused"):
+        render_unit(layout, system=True)
+    runner = FakeRunner()
+    messages = _manager(tmp_path, runner).install(layout)
+    assert messages[0].startswith("Unable to create startup service - systemd cannot run ")
+    assert len(runner.calls) == 1 and layout.start_script.is_file()
+    assert not (tmp_path / "units" / layout.unit_name).exists()
+
+
+def test_user_unit_content(tmp_path: Path) -> None:
+    layout = SiteLayout(data_dir=tmp_path / "data")
+    text = render_unit(layout, system=False, run_dir=Path("/run/user/1000"))
+    assert text == (
+        "[Unit]\n"
+        "Description=skupper-podman.service\n"
+        "Wants=network-online.target\n"
+        "After=network-online.target\n"
+        "RequiresMountsFor=/run/user/1000/containers\n"
+        "\n"
+        "[Service]\n"
+        "TimeoutStopSec=70\n"
+        "RemainAfterExit=yes\n"
+        f"ExecStart={tmp_path}/data/start-podman.sh\n"
+        f"ExecStop={tmp_path}/data/stop-podman.sh\n"
+        "Type=simple\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=default.target\n"
+    )
+
+
+def test_system_unit_differs_in_mounts_and_target(tmp_path: Path) -> None:
+    layout = SiteLayout("west", data_dir=tmp_path)
+    lines = render_unit(layout, system=True).splitlines()
+    assert "Description=skupper-podman-west.service" in lines
+    assert "RequiresMountsFor=/run/containers" in lines
+    assert "WantedBy=multi-user.target" in lines
+
+
+def test_user_unit_defaults_to_the_current_runtime_dir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg-run"))
+    text = render_unit(SiteLayout(data_dir=tmp_path), system=False)
+    assert f"RequiresMountsFor={tmp_path}/xdg-run/containers\n" in text
+
+
+def test_unit_dir_defaults(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert default_unit_dir(system=False) == tmp_path / "cfg" / "systemd" / "user"
+    assert default_unit_dir(system=True) == Path("/etc/systemd/system")
+
+
+@pytest.mark.parametrize("namespace", ["default", "west"])
+def test_scripts_are_written_executable(tmp_path: Path, namespace: str) -> None:
+    layout = SiteLayout(namespace, data_dir=tmp_path / "new" / "dir")
+    start, stop = write_scripts(layout)
+    assert (start, stop) == (layout.start_script, layout.stop_script)
+    expected = render_scripts(layout)
+    for path, text, verb in ((start, expected[0], "podman start"), (stop, expected[1], "podman stop -t 10")):
+        assert _mode(path) == 0o755
+        assert path.read_text() == text
+        lines = text.splitlines()
+        assert lines[0] == "#!/usr/bin/env sh"
+        assert "set -o errexit" in lines and "set -o nounset" in lines
+        assert (
+            "names=$(podman container ls --filter label=application=skupper "
+            f"--filter label=skupper-podman.io/namespace={namespace} --format '{{{{.Names}}}}' --all)"
+        ) in lines
+        assert f'    {verb} "${{name}}"' in lines
+        assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
+
+
+# --- install / remove ------------------------------------------------------------------------
+
+def test_install_user_unit_exact_calls_files_and_linger_advice(tmp_path: Path, linger_dir: Path) -> None:
+    layout = SiteLayout("west", data_dir=tmp_path / "data")
+    runner = FakeRunner()
+    manager = _manager(tmp_path, runner, linger_dir=linger_dir)
+    messages = manager.install(layout)
+    unit = "skupper-podman-west.service"
+    assert runner.calls == [
+        ["systemctl", "--user", "list-units", "--no-pager"],
+        ["systemctl", "--user", "enable", unit],
+        ["systemctl", "--user", "daemon-reload"],
+        ["systemctl", "--user", "start", unit],
+    ]
+    path = tmp_path / "units" / unit
+    assert path.read_text() == render_unit(layout, system=False, run_dir=tmp_path / "run")
+    assert _mode(path) == 0o644
+    assert _mode(layout.start_script) == _mode(layout.stop_script) == 0o755
+    assert messages == ["It is recommended to enable lingering for alice, otherwise Skupper may not start on boot."]
+
+
+def test_install_with_lingering_enabled_says_nothing(tmp_path: Path, linger_dir: Path) -> None:
+    (linger_dir / "alice").touch()
+    assert _manager(tmp_path, FakeRunner(), linger_dir=linger_dir).install(SiteLayout(data_dir=tmp_path)) == []
+
+
+def test_install_system_unit_uses_plain_systemctl(tmp_path: Path) -> None:
+    layout = SiteLayout(data_dir=tmp_path / "data")
+    runner = FakeRunner()
+    messages = _manager(tmp_path, runner, system=True).install(layout)
+    assert runner.calls == [
+        ["systemctl", "list-units", "--no-pager"],
+        ["systemctl", "enable", "skupper-podman.service"],
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "start", "skupper-podman.service"],
+    ]
+    assert messages == []
+    assert "WantedBy=multi-user.target" in (tmp_path / "units" / "skupper-podman.service").read_text()
+
+
+def test_install_without_systemd_keeps_the_scripts(tmp_path: Path) -> None:
+    layout = SiteLayout(data_dir=tmp_path / "data")
+    runner = FakeRunner(fail=["list-units"])
+    messages = _manager(tmp_path, runner).install(layout)
+    assert runner.calls == [["systemctl", "--user", "list-units", "--no-pager"]]
+    assert messages[:2] == [
+        f"Unable to create startup service - {NOT_ENABLED}",
+        f"The startup scripts: start-podman.sh and stop-podman.sh are available at {tmp_path / 'data'}",
+    ]
+    assert NOT_ENABLED == "SystemD is not enabled at user level"
+    assert not (tmp_path / "units").exists()
+    assert layout.start_script.is_file() and layout.stop_script.is_file()
+
+
+@pytest.mark.parametrize(
+    ("failing", "calls", "reason"),
+    [
+        ("enable", 2, "unable to enable service skupper-podman.service: boom enable"),
+        ("daemon-reload", 3, "unable to reload the daemon for service skupper-podman.service: boom daemon-reload"),
+        ("start", 4, "unable to start service skupper-podman.service: boom start"),
+    ],
+)
+def test_install_stops_at_the_first_failing_step(tmp_path: Path, failing: str, calls: int, reason: str) -> None:
+    runner = FakeRunner(fail=[failing])
+    messages = _manager(tmp_path, runner).install(SiteLayout(data_dir=tmp_path / "data"))
+    assert len(runner.calls) == calls
+    assert messages[0] == f"Unable to create startup service - {reason}"
+
+
+def test_remove_exact_calls_and_files(tmp_path: Path) -> None:
+    layout = SiteLayout("west", data_dir=tmp_path / "data")
+    manager = _manager(tmp_path, FakeRunner())
+    manager.install(layout)
+    runner = FakeRunner(fail=["stop", "disable", "daemon-reload", "reset-failed"])
+    manager.runner = runner
+    manager.remove(layout)
+    unit = "skupper-podman-west.service"
+    assert runner.calls == [
+        ["systemctl", "--user", "list-units", "--no-pager"],
+        ["systemctl", "--user", "stop", unit],
+        ["systemctl", "--user", "disable", unit],
+        ["systemctl", "--user", "daemon-reload"],
+        ["systemctl", "--user", "reset-failed", unit],
+    ]
+    assert not manager.unit_path(layout).exists()
+    assert not layout.start_script.exists() and not layout.stop_script.exists()
+
+
+def test_remove_without_systemd_deletes_files_only(tmp_path: Path) -> None:
+    layout = SiteLayout(data_dir=tmp_path / "data")
+    manager = _manager(tmp_path, FakeRunner())
+    manager.install(layout)
+    manager.runner = runner = FakeRunner(fail=["list-units"])
+    manager.remove(layout)
+    assert runner.calls == [["systemctl", "--user", "list-units", "--no-pager"]]
+    assert not manager.unit_path(layout).exists() and not layout.start_script.exists()
+    manager.remove(layout)  # nothing left: still fine
+
+
+# --- lingering -------------------------------------------------------------------------------
+
+def test_linger_advice(tmp_path: Path, linger_dir: Path) -> None:
+    manager = _manager(tmp_path, FakeRunner(), linger_dir=linger_dir)
+    assert manager.linger_advice("bob") == (
+        "It is recommended to enable lingering for bob, otherwise Skupper may not start on boot."
+    )
+    (linger_dir / "bob").touch()
+    assert manager.linger_advice("bob") is None
+    assert _manager(tmp_path, FakeRunner(), system=True, linger_dir=linger_dir).linger_advice("carol") is None
+
+
+def test_enable_linger_success_and_failure(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    assert _manager(tmp_path, runner).enable_linger() is None
+    assert runner.calls == [["loginctl", "enable-linger", "alice"]]
+    warning = _manager(tmp_path, FakeRunner(fail=["enable-linger"])).enable_linger("bob")
+    assert warning == "Warning: unable to enable lingering for bob - boom enable-linger"
+
+
+def test_real_loginctl_failure_becomes_a_warning(tmp_path: Path) -> None:
+    """PID 1 is not systemd here, so the real loginctl fails; an unknown user keeps any host safe."""
+    user = f"skupper-podman-nouser-{uuid.uuid4().hex[:6]}"
+    warning = SystemdManager(SubprocessRunner(), system=False, linger_dir=tmp_path).enable_linger(user)
+    assert warning is not None
+    assert warning.startswith(f"Warning: unable to enable lingering for {user} - ")
+    assert len(warning) > len(f"Warning: unable to enable lingering for {user} - ")
+    assert "\n" not in warning
+
+
+# --- the real runner -------------------------------------------------------------------------
+
+def test_subprocess_runner_reports_missing_commands_and_timeouts() -> None:
+    missing = SubprocessRunner().run([f"no-such-command-{uuid.uuid4().hex}"])
+    assert missing.returncode == 127 and "command not found" in missing.detail
+    slow = SubprocessRunner(timeout=0.2).run(["sleep", "5"])
+    assert slow.returncode == 124 and "timed out" in slow.detail
+    done = SubprocessRunner().run(["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (done.returncode, done.stdout, done.stderr, done.ok) == (3, "out\n", "err\n", False)
+
+
+@pytest.fixture
+def fake_binaries(tmp_path: Path, monkeypatch) -> dict[str, Path]:
+    """Put tests/fakes first on PATH; their logs and the linger dir live in tmp_path."""
+    logs = {"systemctl": tmp_path / "systemctl.log", "loginctl": tmp_path / "loginctl.log"}
+    linger = tmp_path / "linger"
+    linger.mkdir()
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SYSTEMCTL_LOG", str(logs["systemctl"]))
+    monkeypatch.setenv("FAKE_LOGINCTL_LOG", str(logs["loginctl"]))
+    monkeypatch.setenv("FAKE_LINGER_DIR", str(linger))
+    return {**logs, "linger": linger}
+
+
+def test_real_runner_drives_systemctl_from_path(tmp_path: Path, fake_binaries, monkeypatch) -> None:
+    layout = SiteLayout("east", data_dir=tmp_path / "data")
+    manager = SystemdManager(system=False, unit_dir=tmp_path / "units", linger_dir=fake_binaries["linger"],
+                             run_dir=tmp_path, user="alice")
+    assert isinstance(manager.runner, SubprocessRunner)
+    assert manager.install(layout)[-1].startswith("It is recommended to enable lingering for alice")
+    manager.remove(layout)
+    unit = "skupper-podman-east.service"
+    assert fake_binaries["systemctl"].read_text().splitlines() == [
+        "--user list-units --no-pager",
+        f"--user enable {unit}",
+        "--user daemon-reload",
+        f"--user start {unit}",
+        "--user list-units --no-pager",
+        f"--user stop {unit}",
+        f"--user disable {unit}",
+        "--user daemon-reload",
+        f"--user reset-failed {unit}",
+    ]
+    monkeypatch.setenv("FAKE_SYSTEMCTL_FAIL", "start")
+    assert manager.install(layout)[0] == (
+        f"Unable to create startup service - unable to start service {unit}: Failed to start: fake failure"
+    )
+
+
+def test_real_runner_enables_linger_with_loginctl_from_path(fake_binaries) -> None:
+    manager = SystemdManager(system=False, linger_dir=fake_binaries["linger"], user="alice")
+    assert manager.linger_advice() is not None
+    assert manager.enable_linger() is None
+    assert fake_binaries["loginctl"].read_text() == "enable-linger alice\n"
+    assert manager.linger_advice() is None
