@@ -172,8 +172,14 @@ class PodmanAdapter:
             return None
 
     def containers(self, label_filters: Iterable[str]) -> list[dict[str, Any]]:
+        """Containers matching every ``k=v`` label filter; each record has a plain ``Name``."""
         filters = [f"label={f}" for f in label_filters]
-        return [dict(c.attrs) for c in self.client.containers.list(all=True, filters=filters)]
+        found = []
+        for ctr in self.client.containers.list(all=True, filters=filters):
+            attrs = dict(ctr.attrs)
+            attrs["Name"] = (attrs.get("Names") or [attrs.get("Name") or ctr.name])[0].lstrip("/")
+            found.append(attrs)
+        return found
 
     def create_container(self, spec: ContainerSpec, start: bool = True) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

@@ -1,0 +1,4 @@
+"""``python -m skupper_podman`` runs the CLI."""
+from .cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The ``skupper`` command: platform selection first, then the Podman command tree."""
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from .. import platform
+from ..errors import PlatformError, SkupperError
+from .output import fail
+
+app = typer.Typer(
+    name="skupper",
+    help="Skupper on Podman: connect services across sites into one service network.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from . import link_commands, site_commands  # noqa: F401 - they register commands on ``app``
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point: pick the platform (``--platform`` anywhere, env, ``switch`` state), then run."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        chosen = platform.current(args)
+    except PlatformError as err:
+        typer.echo(str(err), err=True)
+        raise SystemExit(1) from None
+    args = platform.strip_flag(args)
+    is_switch = bool(args) and args[0] == "switch"
+    if chosen != "podman" and not is_switch:
+        typer.echo(
+            f"The {chosen} platform is not implemented by this skupper; "
+            "use --platform podman (or 'skupper switch podman').",
+            err=True,
+        )
+        raise SystemExit(1)
+    _register()
+    try:
+        app(args=args, prog_name="skupper", standalone_mode=True)
+    except SkupperError as err:  # raised outside a command's own handler
+        typer.echo(str(err), err=True)
+        raise SystemExit(err.exit_code) from None
+    except SystemExit:
+        raise
+    except Exception as err:  # noqa: BLE001 - never show a traceback to a user
+        if os.environ.get("SKUPPER_DEBUG"):
+            raise
+        typer.echo(f"Error: unexpected failure: {type(err).__name__}: {' '.join(str(err).split())}", err=True)
+        raise SystemExit(2) from None
+
+
+def handle(err: SkupperError, prefix: str = "") -> None:
+    """Turn a library error into the CLI's one-line message and exit code."""
+    fail(f"{prefix}{err}", err.exit_code)

@@ -1,0 +1,127 @@
+"""``token create``, ``link create|delete|status`` and ``revoke-access``."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import NotInitialized, SkupperError
+from ..links import LinkReport, Links
+from .app import app, handle
+from .output import OutputFormat, emit, fail, table
+from .site_commands import Namespace, Output, not_enabled, open_site
+
+token_app = typer.Typer(help="Create tokens that let other sites link to this one.", no_args_is_help=True)
+link_app = typer.Typer(help="Link this site to other sites.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(link_app, name="link")
+
+
+def _links(namespace: str) -> Links:
+    site = open_site(namespace)
+    if not site.exists():
+        fail(not_enabled(site))
+    return Links(site)
+
+
+@token_app.command("create")
+def token_create(
+    file: Annotated[str, typer.Argument(help="Where to write the token.")],
+    namespace: Namespace = "default",
+    name: Annotated[str, typer.Option(help="Name of the token (the certificate CN).")] = "skupper",
+    ingress_host: Annotated[Optional[str], typer.Option(help="Ingress host the token points at.")] = None,
+) -> None:
+    """Write a token file for linking to this site.
+
+    The token grants access to the service network: anyone who has the file can link a site to
+    this one. Keep it secret, and use revoke-access to invalidate every token issued so far.
+    """
+    try:
+        path = _links(namespace).create_token(file, name, ingress_host)
+    except SkupperError as err:
+        handle(err, "Failed to create token: ")
+    typer.echo(f"Connection token written to {path} ")
+
+
+@link_app.command("create")
+def link_create(
+    file: Annotated[str, typer.Argument(help="A token file from another site.")],
+    namespace: Namespace = "default",
+    name: Annotated[Optional[str], typer.Option(help="Link name (default link<N>).")] = None,
+    cost: Annotated[Optional[int], typer.Option(help="Link cost (default: the token's, else 1).")] = None,
+) -> None:
+    """Link this site to the site that issued the token."""
+    try:
+        created = _links(namespace).create(file, name, cost)
+    except SkupperError as err:
+        handle(err, "Failed to create link: ")
+    typer.echo(f"Site configured to link to {created.host}:{created.port} (name={created.name})")
+    typer.echo("Check the status of the link using 'skupper link status'.")
+
+
+@link_app.command("delete")
+def link_delete(
+    name: Annotated[str, typer.Argument(help="The link to remove.")],
+    namespace: Namespace = "default",
+) -> None:
+    """Remove a link."""
+    try:
+        _links(namespace).delete(name)
+    except SkupperError as err:
+        handle(err, "Failed to remove link: ")
+    typer.echo(f"Link '{name}' has been removed")
+
+
+def _status_text(report: LinkReport, name: Optional[str], verbose: bool) -> str:
+    if verbose:
+        link = report.outgoing[0]
+        status = "Connected" if link.connected else "Not connected" + (f" ({link.description})" if link.description else "")
+        return table([("Cost:", str(link.cost)), ("Created:", link.created), ("Name:", link.name),
+                      ("Site:", link.site), ("Status:", status)])
+    lines = []
+    for link in report.outgoing:
+        state = "is connected" if link.connected else "not connected" + (f" ({link.description})" if link.description else "")
+        lines.append(f"Link {link.name} {state}" if name else f"\t Link {link.name} {state}")
+    if name:
+        return "\n".join(lines)
+    out = ["", "Links created from this site:", ""]
+    out += lines or ["\t There are no links configured or connected"]
+    out += ["", "Currently connected links from other sites:", ""]
+    out += [f"\t Incoming link from site {site} " for site in report.incoming] or ["\t There are no connected links"]
+    return "\n".join(out)
+
+
+@link_app.command("status")
+def link_status(
+    name: Annotated[Optional[str], typer.Argument(help="A link name, or all.")] = None,
+    namespace: Namespace = "default",
+    wait: Annotated[int, typer.Option(help="Seconds to wait for the link(s) to connect.")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show link details.")] = False,
+    output: Output = OutputFormat.text,
+) -> None:
+    """Show the state of links from and to this site, read from the running router."""
+    only = None if name in (None, "all") else name
+    if verbose and only is None:
+        fail("In order to provide detailed information about the link, specify the link name")
+    try:
+        report = _links(namespace).status(only, float(wait))
+    except NotInitialized:
+        fail(not_enabled())
+    except SkupperError as err:
+        handle(err)
+    emit(report.to_dict(), output, lambda: _status_text(report, only, verbose))
+    if wait and not all(link.connected for link in report.outgoing):
+        raise typer.Exit(1)
+
+
+@app.command("revoke-access")
+def revoke_access(namespace: Namespace = "default") -> None:
+    """Invalidate every token issued by this site so far (links made with them drop)."""
+    try:
+        site = open_site(namespace)
+        site.revoke_access()
+    except NotInitialized:
+        fail(not_enabled())
+    except SkupperError as err:
+        handle(err)
+    typer.echo("Access to this site has been revoked: all tokens issued before are no longer valid.")

@@ -1,0 +1,393 @@
+"""A Skupper site on Podman: discover it, create it (``init``) and remove it (``delete``).
+
+Everything about an existing site is derived from Podman and the site's volumes, as
+Skupper 1.5 does: the router config names the site, the site-server certificate lists the
+ingress hosts, and the router container's published ports give the bind addresses.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import yaml
+
+from . import pki
+from .errors import InputError, NotInitialized, PodmanError, ResourceConflict, SkupperError
+from .ingress import check_port_free, default_ingress_hosts, free_local_port
+from .paths import (
+    CA_VOLUMES,
+    COMPONENT_LABEL,
+    CREDENTIAL_VOLUMES,
+    METADATA_LABEL,
+    TYPE_LABEL,
+    SiteLayout,
+    is_root,
+    username,
+)
+from .podman.adapter import ContainerSpec, PodmanAdapter, VolumeMount
+from .podman.endpoint import Endpoint, resolve
+from .rollback import Rollback
+from .router.config import RouterConfig, site_config
+from .router.logging_spec import parse_router_logging
+from .router.management import ManagementClient, TlsFiles
+from .site_options import InitOptions, default_site_name
+from .versions import router_image
+from .volumes import VolumeFiles
+
+Progress = Callable[[str], None]
+
+ROUTER = "skupper-router"
+INTERNAL = "skupper-internal"
+SERVICES = "skupper-services"
+ROUTER_CERTS = "skupper-router-certs"
+OTHER_VOLUMES = (INTERNAL, SERVICES, ROUTER_CERTS)
+CONFIG_FILE = "skrouterd.json"
+SERVICES_FILE = "skupper-services.json"
+INTER_ROUTER_PORT, EDGE_PORT, AMQPS_PORT = 55671, 45671, 5671
+ROUTER_ALIASES = ["skupper-router", "skupper-router-local"]
+# volume base name -> mount point inside the router container (skupper-1.5-podman.md §4)
+ROUTER_MOUNTS = {
+    INTERNAL: "/etc/skupper-router/config/",
+    "skupper-site-server": "/etc/skupper-router-certs/skupper-internal/",
+    "skupper-local-server": "/etc/skupper-router-certs/skupper-amqps/",
+    ROUTER_CERTS: "/etc/skupper-router-certs",
+}
+# credential volume -> (issuing CA volume, CN, extra SAN hosts or None for "simple")
+CREDENTIALS: dict[str, tuple[str, str, list[str] | None]] = {
+    "skupper-local-server": ("skupper-local-ca", "skupper-router-local", ["skupper-router-local"]),
+    "skupper-local-client": ("skupper-local-ca", "skupper-router-local", []),
+    "skupper-service-client": ("skupper-service-ca", "", None),
+    "skupper-console-certs": ("skupper-local-ca", "skupper", ["flow-collector"]),
+    "skupper-site-server": ("skupper-site-ca", "skupper-router", ["skupper-router"]),
+}
+
+
+@dataclass
+class SiteInfo:
+    """What an existing site is, as discovered from Podman."""
+
+    namespace: str
+    name: str
+    site_id: str
+    version: str
+    mode: str
+    image: str
+    network: str
+    ingress_hosts: list[str]
+    bind_ips: list[str]
+    bind_port: int | None
+    bind_port_edge: int | None
+    management_port: int | None
+    router_state: str
+    platform: str = "podman"
+
+    @property
+    def ingress_none(self) -> bool:
+        return self.bind_port is None
+
+
+@dataclass
+class InitResult:
+    site: SiteInfo
+    messages: list[str] = field(default_factory=list)
+
+
+class Site:
+    """One site (one namespace) on one Podman endpoint."""
+
+    def __init__(self, layout: SiteLayout, podman: PodmanAdapter, systemd: object | None = None) -> None:
+        self.layout = layout
+        self.podman = podman
+        self.files = VolumeFiles(podman)
+        self.systemd = systemd
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, namespace: str = "default", endpoint: str | None = None, systemd: object | None = None) -> "Site":
+        """Connect to Podman for ``namespace`` (endpoint: flag, then the one saved at init, ...)."""
+        layout = SiteLayout(namespace)
+        return cls(layout, PodmanAdapter(resolve(endpoint, _saved_endpoint(layout))), systemd)
+
+    def vol(self, base: str) -> str:
+        return self.layout.name(base)
+
+    # -- discovery -------------------------------------------------------------------------
+    def router_container(self) -> dict | None:
+        return self.podman.container(self.layout.router_container)
+
+    def leftovers(self) -> list[str]:
+        """Names of every resource labelled for this namespace (containers, volumes, network)."""
+        names = [c["Name"] for c in self.podman.containers([self.layout.label_filter])]
+        names += [v["Name"] for v in self.podman.volumes(self.layout.label_filter)]
+        net = self.podman.network(self.layout.network)
+        if net is not None and net.get("labels", {}).get(self.layout.labels_key) == self.layout.namespace:
+            names.append(net["name"])
+        return names
+
+    def get(self) -> SiteInfo:
+        """Discover the site; raise NotInitialized when it does not exist (or is incomplete)."""
+        ctr = self.router_container()
+        if ctr is None:
+            raise NotInitialized(f"{self.layout.router_container} component not found")
+        try:
+            config = RouterConfig.parse(self.files.read(self.vol(INTERNAL), CONFIG_FILE).decode())
+            server_cert = self.files.read(self.vol("skupper-site-server"), "tls.crt")
+        except (OSError, PodmanError, SkupperError) as err:
+            raise NotInitialized(f"site configuration is incomplete: {err}") from err
+        router = config.router()
+        meta = json.loads(router.get("metadata") or "{}")
+        ports = (ctr.get("HostConfig") or {}).get("PortBindings") or {}
+        inter = ports.get(f"{INTER_ROUTER_PORT}/tcp") or []
+        edge = ports.get(f"{EDGE_PORT}/tcp") or []
+        amqps = ports.get(f"{AMQPS_PORT}/tcp") or []
+        networks = list(((ctr.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+        return SiteInfo(
+            namespace=self.layout.namespace,
+            name=router.get("id", ""),
+            site_id=meta.get("id", ""),
+            version=meta.get("version", ""),
+            mode=router.get("mode", "interior"),
+            image=(ctr.get("Config") or {}).get("Image") or ctr.get("ImageName", ""),
+            network=networks[0] if networks else self.layout.network,
+            ingress_hosts=pki.dns_names(server_cert),
+            bind_ips=sorted({b.get("HostIp", "") for b in inter}),
+            bind_port=int(inter[0]["HostPort"]) if inter else None,
+            bind_port_edge=int(edge[0]["HostPort"]) if edge else None,
+            management_port=int(amqps[0]["HostPort"]) if amqps else None,
+            router_state=(ctr.get("State") or {}).get("Status", "unknown"),
+        )
+
+    def exists(self) -> bool:
+        try:
+            self.get()
+        except NotInitialized:
+            return False
+        return True
+
+    # -- management ------------------------------------------------------------------------
+    def client_tls(self) -> TlsFiles:
+        base = self.files.path(self.vol("skupper-local-client"))
+        return TlsFiles(ca=base / "ca.crt", cert=base / "tls.crt", key=base / "tls.key")
+
+    def management(self, info: SiteInfo | None = None, timeout: float = 5.0) -> ManagementClient:
+        """A management client for the site router's published, mutual-TLS ``amqps`` listener."""
+        info = info or self.get()
+        if info.management_port is None:
+            raise NotInitialized("the site router does not publish its management port")
+        return ManagementClient(
+            f"amqps://127.0.0.1:{info.management_port}", tls=self.client_tls(), timeout=timeout
+        )
+
+    # -- init ------------------------------------------------------------------------------
+    def init(self, options: InitOptions, progress: Progress | None = None) -> InitResult:
+        """Create the site; on any failure remove everything this call created."""
+        options.validate()
+        say = progress or (lambda _msg: None)
+        if self.exists():
+            from .errors import SiteExists
+
+            raise SiteExists(f"Skupper has already been initialized for user '{username()}'.")
+        deadline = time.monotonic() + options.timeout
+        network = options.container_network or self.layout.network
+        image = options.image or router_image()
+        hosts = [] if options.ingress_none else (options.ingress_hosts or default_ingress_hosts())
+        bind_ips = options.ingress_bind_ips or [""]
+        say("Checking Podman resources")
+        self._can_create(options, network, bind_ips)
+        say(f"Checking router image {image}")
+        self.podman.ensure_image(image)
+        self._check_image_runs(image, min(30.0, max(1.0, deadline - time.monotonic())))
+        site_name = options.site_name or default_site_name()
+        site_id = str(uuid.uuid4())
+        messages: list[str] = []
+        with Rollback() as undo:
+            self._save_endpoint(undo)
+            if self.podman.network(network) is None:
+                self.podman.create_network(network, self.layout.labels, options.enable_ipv6)
+                undo.add(lambda: self.podman.remove_network(network))
+            say("Creating certificates")
+            self._create_credentials(hosts, undo)
+            say("Writing router configuration")
+            self._create_volume(INTERNAL, undo)
+            config = site_config(site_name, site_id, parse_router_logging(options.router_logging))
+            self.files.write(self.vol(INTERNAL), CONFIG_FILE, config)
+            self._create_volume(SERVICES, undo)
+            self.files.write(self.vol(SERVICES), SERVICES_FILE, "{}")
+            self._create_volume(ROUTER_CERTS, undo)
+            say("Starting the router")
+            spec = self._router_spec(image, network, site_id, options, bind_ips)
+            self.podman.create_container(spec)
+            undo.add(lambda: self.podman.remove_container(spec.name))
+            info = self.get()
+            say("Waiting for the router to answer")
+            self._wait_router(info, deadline)
+            messages += self._install_startup(undo)
+        return InitResult(info, messages)
+
+    def _can_create(self, options: InitOptions, network: str, bind_ips: list[str]) -> None:
+        """Skupper 1.5's ``canCreate`` checks, in its order."""
+        if self.router_container() is not None:
+            raise ResourceConflict(f"{self.layout.router_container} container already defined")
+        net = self.podman.network(network)
+        if net is not None and not net.get("dns_enabled"):
+            raise ResourceConflict(
+                f"network {network} cannot be used as DNS is not enabled, "
+                "fix the existing network or use a different one"
+            )
+        if not options.ingress_none:
+            for ip in bind_ips:
+                for port in (options.bind_port, options.bind_port_edge):
+                    check_port_free(ip or "0.0.0.0", port)
+        for base in CA_VOLUMES + CREDENTIAL_VOLUMES + OTHER_VOLUMES:
+            if self.podman.volume(self.vol(base)) is not None:
+                raise ResourceConflict(f"required volume already exists {self.vol(base)}")
+        if not self.podman.endpoint.is_local:
+            raise ResourceConflict(
+                f"You cannot use a remote podman endpoint - {self.podman.endpoint.describe()}"
+            )
+
+    def _check_image_runs(self, image: str, timeout: float) -> None:
+        """Run ``skrouterd -version`` in a throw-away container, as 1.5.3+ does."""
+        spec = ContainerSpec(
+            name=f"{self.layout.name('skupper-temp')}-{uuid.uuid4().hex[:5]}",
+            image=image,
+            labels=self.layout.labels,
+            command=["skrouterd", "-version"],
+            restart_policy="no",
+        )
+        code, logs = self.podman.run_to_completion(spec, timeout)
+        if code != 0:
+            reason = " ".join(logs.split()) or f"exit code {code}"
+            raise SkupperError(f"site cannot be created: unable to run {image} - reason: {reason}")
+
+    def _save_endpoint(self, undo: Rollback) -> None:
+        path = self.layout.podman_yaml
+        existed = path.exists()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(yaml.safe_dump({"endpoint": self.podman.endpoint.given}))
+        except OSError as err:
+            raise SkupperError(f"cannot write site state to {path.parent}: {err.strerror or err}") from err
+        if not existed:
+            undo.add(path.unlink)
+
+    def _create_volume(self, base: str, undo: Rollback, labels: dict[str, str] | None = None) -> str:
+        name = self.vol(base)
+        self.podman.create_volume(name, {**self.layout.labels, **(labels or {})})
+        undo.add(lambda: self.podman.remove_volume(name))
+        return name
+
+    def _secret_labels(self, base: str, kind: str) -> dict[str, str]:
+        meta = json.dumps({"name": base, "creationTimestamp": None}, separators=(",", ":"))
+        return {TYPE_LABEL: kind, METADATA_LABEL: meta}
+
+    def _create_credentials(self, ingress_hosts: list[str], undo: Rollback) -> None:
+        cas: dict[str, pki.Credential] = {}
+        for base in CA_VOLUMES:
+            cas[base] = pki.new_ca(base)
+            name = self._create_volume(base, undo, self._secret_labels(base, "CertAuthority"))
+            self.files.write_all(name, cas[base].files())
+        for base in CREDENTIAL_VOLUMES:
+            ca_base, cn, sans = CREDENTIALS[base]
+            ca = cas[ca_base]
+            if sans is None:
+                cred = pki.simple(ca)
+            else:
+                extra = ingress_hosts if base in ("skupper-site-server", "skupper-console-certs") else []
+                cred = pki.issue(ca, cn, [*sans, *extra])
+            name = self._create_volume(base, undo, self._secret_labels(base, "Credential"))
+            self.files.write_all(name, cred.files())
+            if base == "skupper-local-client":
+                self.files.write(name, "connect.json", _CONNECT_JSON)
+
+    def _router_spec(
+        self, image: str, network: str, site_id: str, options: InitOptions, bind_ips: list[str]
+    ) -> ContainerSpec:
+        ports: dict[str, list[tuple[str, int]]] = {f"{AMQPS_PORT}/tcp": [("127.0.0.1", free_local_port())]}
+        if not options.ingress_none:
+            ports[f"{INTER_ROUTER_PORT}/tcp"] = [(ip, options.bind_port) for ip in bind_ips]
+            ports[f"{EDGE_PORT}/tcp"] = [(ip, options.bind_port_edge) for ip in bind_ips]
+        return ContainerSpec(
+            name=self.layout.router_container,
+            image=image,
+            labels={**self.layout.labels, COMPONENT_LABEL: ROUTER},
+            env={
+                "APPLICATION_NAME": "skupper-router",
+                "QDROUTERD_CONF": "/etc/skupper-router/config/skrouterd.json",
+                "QDROUTERD_CONF_TYPE": "json",
+                "SKUPPER_SITE_ID": site_id,
+            },
+            network=network,
+            aliases=list(ROUTER_ALIASES),
+            ports=ports,
+            mounts=[VolumeMount(self.vol(base), dest) for base, dest in ROUTER_MOUNTS.items()],
+            rootless_keep_id=self.podman.rootless,
+        )
+
+    def _wait_router(self, info: SiteInfo, deadline: float) -> None:
+        with self.management(info) as client:
+            client.wait_ready(max(0.1, deadline - time.monotonic()))
+
+    def _install_startup(self, undo: Rollback) -> list[str]:
+        if self.systemd is None:
+            return []
+        messages = self.systemd.install(self.layout)  # type: ignore[attr-defined]
+        undo.add(lambda: self.systemd.remove(self.layout))  # type: ignore[union-attr]
+        return list(messages)
+
+    # -- revoke-access ---------------------------------------------------------------------
+    def revoke_access(self, timeout: float = 120.0) -> SiteInfo:
+        """New site CA and site-server certificate: every token issued before stops working.
+
+        The router is restarted to load them (as 1.5 does); links it dials itself stay in
+        its config and come back.
+        """
+        info = self.get()
+        ca = pki.new_ca("skupper-site-ca")
+        server = pki.issue(ca, "skupper-router", info.ingress_hosts)
+        self.files.write_all(self.vol("skupper-site-ca"), ca.files())
+        self.files.write_all(self.vol("skupper-site-server"), server.files())
+        self.podman.restart_container(self.layout.router_container)
+        info = self.get()
+        self._wait_router(info, time.monotonic() + timeout)
+        return info
+
+    # -- delete ----------------------------------------------------------------------------
+    def delete(self) -> bool:
+        """Remove every resource labelled for this site; return False when there was nothing."""
+        found = self.leftovers()
+        if self.systemd is not None:
+            self.systemd.remove(self.layout)  # type: ignore[attr-defined]
+        if not found:
+            return False
+        for ctr in self.podman.containers([self.layout.label_filter]):
+            self.podman.remove_container(ctr["Name"])
+        for vol in self.podman.volumes(self.layout.label_filter):
+            self.podman.remove_volume(vol["Name"])
+        net = self.podman.network(self.layout.network)
+        if net is not None and net.get("labels", {}).get(self.layout.labels_key) == self.layout.namespace:
+            self.podman.remove_network(self.layout.network)
+        return True
+
+
+_CONNECT_JSON = json.dumps(
+    {
+        "scheme": "amqps",
+        "host": "skupper-router-local",
+        "port": "5671",
+        "tls": {"ca": "/etc/messaging/ca.crt", "cert": "/etc/messaging/tls.crt", "key": "/etc/messaging/tls.key",
+                "verify": True},
+    }
+)
+
+
+def _saved_endpoint(layout: SiteLayout) -> str | None:
+    try:
+        data = yaml.safe_load(layout.podman_yaml.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    return str(data.get("endpoint") or "") or None
+

@@ -1,0 +1,96 @@
+"""``status`` and ``version`` of a site, read from the running router and from Podman."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from .errors import RouterUnavailable
+from .network_status import SiteCounts, count_sites, gather_routers
+from .paths import username
+from .site import SERVICES, SERVICES_FILE, Site, SiteInfo
+from .versions import client_version
+
+
+@dataclass
+class SiteStatus:
+    """What ``skupper status`` reports."""
+
+    user: str
+    namespace: str
+    site_name: str
+    site_id: str
+    mode: str
+    router_state: str
+    total_sites: int
+    direct_sites: int
+    indirect_sites: int
+    exposed_services: int
+    warnings: list[str] = field(default_factory=list)
+    platform: str = "podman"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class VersionInfo:
+    client_version: str
+    router_image: str | None = None
+    router_digest: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _require_running(site: Site, info: SiteInfo) -> None:
+    if info.router_state != "running":
+        raise RouterUnavailable(
+            f"The site router container {site.layout.router_container} is {info.router_state}; "
+            "the site is not working"
+        )
+
+
+def exposed_services(site: Site) -> int:
+    try:
+        data = json.loads(site.files.read(site.vol(SERVICES), SERVICES_FILE) or b"{}")
+    except (OSError, ValueError):
+        return 0
+    return len(data) if isinstance(data, dict) else 0
+
+
+def site_status(site: Site) -> SiteStatus:
+    """Status from the RUNNING router: never reports a healthy site whose router is down."""
+    info = site.get()
+    _require_running(site, info)
+    with site.management(info) as client:
+        counts: SiteCounts = count_sites(gather_routers(client, info.name), info.site_id)
+    return SiteStatus(
+        user=username(),
+        namespace=info.namespace,
+        site_name=info.name,
+        site_id=info.site_id,
+        mode=info.mode,
+        router_state=info.router_state,
+        total_sites=counts.total,
+        direct_sites=counts.direct,
+        indirect_sites=counts.indirect,
+        exposed_services=exposed_services(site),
+        warnings=counts.warnings,
+    )
+
+
+def version_info(site: Site | None) -> VersionInfo:
+    """Client version, and the router image with its digest when a site exists."""
+    result = VersionInfo(client_version())
+    if site is None:
+        return result
+    ctr = site.router_container()
+    if ctr is None:
+        return result
+    image_ref = (ctr.get("Config") or {}).get("Image") or ctr.get("ImageName") or ""
+    image = site.podman.image(ctr.get("Image") or image_ref) or {}
+    tags = image.get("RepoTags") or [image_ref]
+    result.router_image = tags[0] if tags else image_ref
+    digest = image.get("Digest") or ""
+    result.router_digest = digest[:19] if digest else None
+    return result

@@ -1,0 +1,97 @@
+"""Shared fixtures: the real Podman API socket, the router double image, isolated sites."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOCK = os.environ.get("TEST_PODMAN_SOCK", "/run/podman/podman.sock")
+NAMESPACE_LABEL = "skupper-podman.io/namespace"
+
+
+def podman_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def podman_socket() -> str:
+    """The rootful Podman API socket (scripts/setup.sh starts it)."""
+    if not os.path.exists(SOCK):
+        pytest.fail(f"no Podman API socket at {SOCK}: run scripts/setup.sh first")
+    return SOCK
+
+
+@pytest.fixture(scope="session")
+def router_image(podman_socket: str) -> str:
+    """The router image e2e sites use: ROUTER_IMAGE, else the locally built router double."""
+    image = os.environ.get("ROUTER_IMAGE")
+    if image:
+        return image
+    out = subprocess.run(
+        ["bash", str(ROOT / "tests/router_double/build-image.sh")],
+        capture_output=True, text=True, timeout=900,
+    )
+    if out.returncode != 0:
+        pytest.fail(f"building the router double failed:\n{out.stderr[-3000:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def sweep_namespace(namespace: str) -> None:
+    """Remove every resource labelled for ``namespace`` (containers, then volumes and networks)."""
+    label = f"label={NAMESPACE_LABEL}={namespace}"
+    podman_cli("rm", "-f", "-t", "0", "--filter", label, check=False)
+    podman_cli("volume", "prune", "-f", "--filter", label, check=False)
+    podman_cli("network", "prune", "-f", "--filter", label, check=False)
+
+
+def labelled(namespace: str) -> list[str]:
+    """Names of all containers, volumes and networks still labelled for ``namespace``."""
+    label = f"label={NAMESPACE_LABEL}={namespace}"
+    names: list[str] = []
+    for kind in (["ps", "-a"], ["volume", "ls"], ["network", "ls"]):
+        out = podman_cli(*kind, "--filter", label, "--format", "{{.Name}}" if kind[0] != "ps" else "{{.Names}}")
+        names += [n for n in out.stdout.split() if n]
+    return names
+
+
+@dataclass
+class SiteEnv:
+    """An isolated user environment for one test: its own XDG dirs and a unique namespace."""
+
+    namespace: str
+    home: Path
+    image: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def skupper(self, *args: str, timeout: float = 240, namespace: str | None = None) -> subprocess.CompletedProcess:
+        ns = self.namespace if namespace is None else namespace
+        cmd = [sys.executable, "-m", "skupper_podman.cli", "--platform", "podman", *args]
+        if ns and "-n" not in args and "--namespace" not in args and args[0] not in ("switch",):
+            cmd += ["-n", ns]
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture
+def site_env(tmp_path: Path, router_image: str, monkeypatch: pytest.MonkeyPatch):
+    """A unique namespace and private XDG directories; everything labelled for it is swept after."""
+    namespace = "t" + uuid.uuid4().hex[:8]
+    home = tmp_path / "home"
+    dirs = {
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local/share"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "QDROUTERD_IMAGE": router_image,
+    }
+    for key, value in dirs.items():
+        monkeypatch.setenv(key, value)
+    home.mkdir()
+    env = {**os.environ, **dirs}
+    env.pop("SKUPPER_PLATFORM", None)
+    yield SiteEnv(namespace, home, router_image, env)
+    sweep_namespace(namespace)

@@ -1,0 +1,96 @@
+"""init → status → delete on real Podman, through the CLI and through the Python API."""
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import yaml
+
+from tests.conftest import labelled, podman_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+def _init_args(site: str, *extra: str) -> list[str]:
+    return ["init", "--site-name", site, "--ingress-host", "host.containers.internal",
+            "--bind-port", str(_free_port()), "--bind-port-edge", str(_free_port()), "--timeout", "60s", *extra]
+
+
+def test_named_namespace_init_status_delete(site_env):
+    out = site_env.skupper(*_init_args("west"))
+    assert out.returncode == 0, out.stderr
+    assert "Skupper is now installed for user 'root'." in out.stdout
+    ns = site_env.namespace
+    # resources carry the namespace prefix and labels
+    names = labelled(ns)
+    assert f"{ns}-skupper-router" in names and f"{ns}-skupper" in names and f"{ns}-skupper-site-ca" in names
+    inspect = json.loads(podman_cli("inspect", f"{ns}-skupper-router").stdout)[0]
+    assert inspect["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    assert inspect["Config"]["Labels"]["application"] == "skupper"
+    mgmt = inspect["HostConfig"]["PortBindings"]["5671/tcp"][0]
+    assert mgmt["HostIp"] == "127.0.0.1"
+
+    out = site_env.skupper("status")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == (
+        f'Skupper is enabled for "root" in namespace "{ns}" with site name "west". '
+        "It is not connected to any other sites. It has no exposed services."
+    )
+    data = json.loads(site_env.skupper("status", "--output", "json").stdout)
+    assert data["site_name"] == "west" and data["total_sites"] == 0 and data["router_state"] == "running"
+    assert yaml.safe_load(site_env.skupper("status", "-o", "yaml").stdout)["site_name"] == "west"
+    verbose = site_env.skupper("status", "-v").stdout
+    assert "site name:" in verbose and "west" in verbose
+
+    version = site_env.skupper("version")
+    assert version.returncode == 0
+    assert f"transport version              {site_env.image}" in version.stdout
+    vdata = json.loads(site_env.skupper("version", "-o", "json").stdout)
+    assert vdata["router_digest"].startswith("sha256:") and len(vdata["router_digest"]) == 19
+
+    again = site_env.skupper(*_init_args("west"))
+    assert again.returncode == 0 and "Skupper has already been initialized for user 'root'." in again.stdout
+
+    out = site_env.skupper("delete")
+    assert out.returncode == 0 and "Skupper is now removed for user 'root'." in out.stdout
+    assert labelled(ns) == []
+    out = site_env.skupper("delete")
+    assert out.returncode == 0 and "Skupper is not enabled for user 'root'" in out.stdout
+
+
+def test_status_reports_a_dead_router(site_env):
+    assert site_env.skupper(*_init_args("east")).returncode == 0
+    podman_cli("update", "--restart-policy", "no", f"{site_env.namespace}-skupper-router", check=False)
+    podman_cli("stop", "-t", "0", f"{site_env.namespace}-skupper-router")
+    out = site_env.skupper("status")
+    assert out.returncode != 0
+    assert "not working" in out.stderr or "router" in out.stderr
+    assert "Skupper is enabled" not in out.stdout
+    podman_cli("rm", "-f", "-t", "0", f"{site_env.namespace}-skupper-router")
+    out = site_env.skupper("status")
+    assert out.returncode != 0
+    assert "Skupper is not enabled for user 'root'" in out.stderr
+    assert "To clean them up, run: skupper delete" in out.stderr
+    assert site_env.skupper("delete").returncode == 0
+    assert labelled(site_env.namespace) == []
+
+
+def test_python_api_round_trip(site_env):
+    from skupper_podman import InitOptions, Site, site_status
+
+    site = Site.open(site_env.namespace)
+    result = site.init(InitOptions(site_name="api-site", ingress_hosts=["host.containers.internal"],
+                                   bind_port=_free_port(), bind_port_edge=_free_port(), timeout=60))
+    assert result.site.name == "api-site" and result.site.ingress_hosts[0] == "skupper-router"
+    assert "host.containers.internal" in result.site.ingress_hosts
+    status = site_status(site)
+    assert status.site_name == "api-site" and status.total_sites == 0
+    assert site.delete() is True
+    assert labelled(site_env.namespace) == []
