@@ -1,0 +1,285 @@
+"""Links between sites: ``token create``, ``link create``, ``link delete``, ``link status``.
+
+A link is a token stored in a labelled volume, an ``sslProfile <link>-profile`` with the
+token's certificates, and a ``connector <link>`` to the other site. Both are written to the
+persisted router config (so a restarted router dials again) and created live through
+management (so no restart is needed).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import pki
+from .claims import redeem
+from .errors import InputError, ManagementError, RouterUnavailable
+from .network_status import gather_routers
+from .paths import METADATA_LABEL, TYPE_LABEL
+from .rollback import Rollback
+from .router.config import RouterConfig, link_entities
+from .site import CONFIG_FILE, INTERNAL, ROUTER_CERTS, Site, SiteInfo
+from .tokens import (
+    CONNECTION_TOKEN,
+    COST,
+    TOKEN_CLAIM,
+    Token,
+    cert_token,
+    read_token,
+    verify_origin,
+    verify_token,
+    verify_version,
+    write_token,
+)
+
+_LINK_NAME = re.compile(r"^link([0-9]+)$")
+_VALID_LINK_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
+
+
+@dataclass
+class LinkCreated:
+    name: str
+    host: str
+    port: str
+    cost: int
+
+
+@dataclass
+class LinkState:
+    """The state of one outgoing link, from the live router."""
+
+    name: str
+    connected: bool
+    description: str = ""
+    url: str = ""
+    site: str = ""
+    cost: int = 1
+    created: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LinkReport:
+    outgoing: list[LinkState] = field(default_factory=list)
+    incoming: list[str] = field(default_factory=list)  # remote site ids
+
+    def to_dict(self) -> dict:
+        return {"outgoing": [s.to_dict() for s in self.outgoing], "incoming": list(self.incoming)}
+
+
+class Links:
+    """Token and link operations on one site."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    # -- tokens ----------------------------------------------------------------------------
+    def create_token(self, path: str | Path, name: str = "skupper", ingress_host: str | None = None) -> Path:
+        """Write a cert token other sites use to link to this one (0600: it grants access)."""
+        info = self.site.get()
+        if info.mode == "edge":
+            raise InputError("Edge configuration cannot accept connections")
+        hosts = info.ingress_hosts
+        if len(hosts) < 2 or info.bind_port is None or info.bind_port_edge is None:
+            raise InputError("tokens cannot be generated for sites initialized with ingress type none")
+        host = ingress_host or hosts[1]
+        if host not in hosts:
+            raise InputError(f"tokens can only be generated for the available ingress hosts: [{' '.join(hosts)}]")
+        ca = pki.Credential.from_data(self.site.files.read_all(self.site.vol("skupper-site-ca")))
+        token = cert_token(name, ca, info.site_id, host, info.bind_port, info.bind_port_edge)
+        return write_token(token, path)
+
+    # -- link volumes ----------------------------------------------------------------------
+    def _link_volumes(self) -> dict[str, dict]:
+        """Link name -> volume record, for every token volume of this site."""
+        found: dict[str, dict] = {}
+        for vol in self.site.podman.volumes(self.site.layout.label_filter):
+            labels = vol.get("Labels") or {}
+            if labels.get(TYPE_LABEL) in (CONNECTION_TOKEN, TOKEN_CLAIM):
+                found[self._link_name(vol["Name"])] = vol
+        return found
+
+    def _link_name(self, volume: str) -> str:
+        prefix = self.site.layout.name("")
+        return volume[len(prefix):] if prefix and volume.startswith(prefix) else volume
+
+    def _origins(self, volumes: dict[str, dict]) -> dict[str, str]:
+        origins = {}
+        for name, vol in volumes.items():
+            meta = json.loads((vol.get("Labels") or {}).get(METADATA_LABEL) or "{}")
+            origins[name] = (meta.get("annotations") or {}).get("skupper.io/generated-by", "")
+        return origins
+
+    def _next_name(self, existing: dict[str, dict]) -> str:
+        numbers = [int(m.group(1)) for n in existing if (m := _LINK_NAME.match(n))]
+        return f"link{max(numbers, default=0) + 1}"
+
+    # -- config ----------------------------------------------------------------------------
+    def _config(self) -> RouterConfig:
+        return RouterConfig.parse(self.site.files.read(self.site.vol(INTERNAL), CONFIG_FILE).decode())
+
+    def _save_config(self, config: RouterConfig) -> None:
+        self.site.files.write(self.site.vol(INTERNAL), CONFIG_FILE, config.dumps())
+
+    # -- link create -----------------------------------------------------------------------
+    def create(self, token_file: str | Path, name: str | None = None, cost: int | None = None) -> LinkCreated:
+        """Verify the token, store it, and add the link to the config and the live router."""
+        token = read_token(token_file)
+        if cost is not None and cost < 1:
+            raise InputError(f"invalid link cost {cost}: must be 1 or more")
+        info = self.site.get()
+        existing = self._link_volumes()
+        link = name or self._next_name(existing)
+        if not _VALID_LINK_NAME.match(link):
+            raise InputError(f"invalid link name {link!r}: use lower-case letters, digits, '.', '-' and '_'")
+        if link in existing or self.site.podman.volume(self.site.vol(link)) is not None:
+            raise InputError(f"link {link} already exists")
+        verify_token(token)
+        verify_origin(token, info.site_id, self._origins(existing))
+        verify_version(token)
+        link_cost = cost if cost is not None else _token_cost(token)
+        if token.kind == TOKEN_CLAIM:
+            token = redeem(token, info.site_id)
+            verify_token(token)
+            verify_origin(token, info.site_id, self._origins(existing))
+        host, port = token.endpoint(edge=info.mode == "edge")
+        if not host or not port:
+            raise InputError("invalid Skupper token: it names no inter-router host and port")
+        with Rollback() as undo:
+            self._store(link, token, undo)
+            entities = link_entities(link, host, port, link_cost)
+            config = self._config()
+            for etype, attrs in entities:
+                config.add(etype, attrs)
+            self._save_config(config)
+            undo.add(lambda: self._remove_from_config(link))
+            self._create_live(info, entities, undo)
+        return LinkCreated(link, host, port, link_cost)
+
+    def _store(self, link: str, token: Token, undo: Rollback) -> None:
+        volume = self.site.vol(link)
+        labels = {
+            **self.site.layout.labels,
+            TYPE_LABEL: token.kind,
+            METADATA_LABEL: json.dumps(token.metadata_json(), separators=(",", ":")),
+        }
+        self.site.podman.create_volume(volume, labels)
+        undo.add(lambda: self.site.podman.remove_volume(volume))
+        self.site.files.write_all(volume, token.data)
+        certs = {k: v for k, v in token.data.items() if k in ("tls.crt", "tls.key", "ca.crt")}
+        self.site.files.write_all(self.site.vol(ROUTER_CERTS), certs, subdir=f"{link}-profile")
+        undo.add(lambda: self.site.files.remove_tree(self.site.vol(ROUTER_CERTS), f"{link}-profile"))
+
+    def _create_live(self, info: SiteInfo, entities: list[tuple[str, dict]], undo: Rollback) -> None:
+        with self.site.management(info) as client:
+            for etype, attrs in entities:
+                attrs = dict(attrs)
+                ename = attrs.pop("name")
+                client.create(etype, ename, attrs)
+                undo.add(lambda t=etype, n=ename: self._delete_live(t, n))
+
+    def _delete_live(self, etype: str, name: str) -> None:
+        with self.site.management() as client:
+            client.delete(etype, name)
+
+    def _remove_from_config(self, link: str) -> bool:
+        config = self._config()
+        removed = config.remove("connector", link)
+        removed = config.remove("sslProfile", f"{link}-profile") or removed
+        self._save_config(config)
+        return removed
+
+    # -- link delete -----------------------------------------------------------------------
+    def delete(self, name: str) -> None:
+        """Remove the link from the live router, the config, the certs and its volume."""
+        existing = self._link_volumes()
+        if name not in existing:
+            vol = self.site.podman.volume(self.site.vol(name))
+            if vol is None:
+                raise InputError(f'no such link "{name}"')
+            raise InputError(f'"{name}" is not a valid link')
+        info = self.site.get()
+        with self.site.management(info) as client:
+            for etype, ename in (("connector", name), ("sslProfile", f"{name}-profile")):
+                try:
+                    client.delete(etype, ename)
+                except ManagementError as err:
+                    if err.status_code != 404:
+                        raise
+        self._remove_from_config(name)
+        self.site.files.remove_tree(self.site.vol(ROUTER_CERTS), f"{name}-profile")
+        self.site.podman.remove_volume(existing[name]["Name"])
+
+    # -- link status -----------------------------------------------------------------------
+    def status(self, name: str | None = None, wait: float = 0.0,
+               sleep: Callable[[float], None] = time.sleep) -> LinkReport:
+        """Outgoing links from the live router (polled until connected or ``wait`` runs out),
+        and the sites whose routers link to this one."""
+        info = self.site.get()
+        volumes = self._link_volumes()
+        if name is not None and name not in volumes:
+            raise InputError(f'no such link "{name}"')
+        deadline = time.monotonic() + wait
+        while True:
+            report = self._status_once(info, volumes, name)
+            if all(s.connected for s in report.outgoing) or time.monotonic() >= deadline:
+                return report
+            sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def _status_once(self, info: SiteInfo, volumes: dict[str, dict], only: str | None) -> LinkReport:
+        config = self._config()
+        report = LinkReport()
+        if info.router_state != "running":
+            raise RouterUnavailable(f"The site router container is {info.router_state}")
+        with self.site.management(info) as client:
+            connectors = {c["name"]: c for c in client.query(
+                "connector", ["name", "host", "port", "cost", "connectionStatus", "connectionMsg"])}
+            for link, vol in sorted(volumes.items()):
+                if only is not None and link != only:
+                    continue
+                meta = json.loads((vol.get("Labels") or {}).get(METADATA_LABEL) or "{}")
+                configured = config.get("connector", link) or {}
+                live = connectors.get(link, {})
+                status = live.get("connectionStatus", "")
+                report.outgoing.append(LinkState(
+                    name=link,
+                    connected=status == "SUCCESS",
+                    description=_describe(live, configured),
+                    url=f"{configured.get('host', '')}:{configured.get('port', '')}",
+                    site=(meta.get("annotations") or {}).get("skupper.io/generated-by", ""),
+                    cost=int(configured.get("cost", 1) or 1),
+                    created=str(vol.get("CreatedAt", "")),
+                ))
+            if only is None:
+                routers = gather_routers(client, info.name)
+                report.incoming = [r.site_id or r.router_id for r in routers
+                                   if not r.edge and info.name in r.connected_to]
+        return report
+
+
+def _describe(live: dict, configured: dict) -> str:
+    if not configured:
+        return "not in the router configuration"
+    if not live:
+        return "not configured in the running router"
+    if live.get("connectionStatus") == "SUCCESS":
+        return ""
+    return " ".join(str(live.get("connectionMsg") or live.get("connectionStatus") or "").split())
+
+
+def _token_cost(token: Token) -> int:
+    raw = token.annotations.get(COST, "")
+    if not raw:
+        return 1
+    try:
+        value = int(raw)
+    except ValueError as err:
+        raise InputError(f"invalid Skupper token: {COST} is not a number: {raw}") from err
+    return max(1, value)
+
+
