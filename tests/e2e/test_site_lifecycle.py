@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 import yaml
@@ -94,3 +95,52 @@ def test_python_api_round_trip(site_env):
     assert status.site_name == "api-site" and status.total_sites == 0
     assert site.delete() is True
     assert labelled(site_env.namespace) == []
+
+
+def test_start_stop_scripts_round_trip(site_env):
+    """The scripts systemd would run stop the site's router and bring it back answering."""
+    import subprocess
+    from pathlib import Path
+
+    assert site_env.skupper(*_init_args("scripts")).returncode == 0
+    data_dir = Path(site_env.env["XDG_DATA_HOME"]) / "skupper/namespaces" / site_env.namespace
+    start, stop = data_dir / "start-podman.sh", data_dir / "stop-podman.sh"
+    assert start.stat().st_mode & 0o111 and stop.stat().st_mode & 0o111
+    subprocess.run([str(stop)], check=True, capture_output=True, timeout=120)
+    state = podman_cli("inspect", "-f", "{{.State.Status}}", f"{site_env.namespace}-skupper-router").stdout.strip()
+    assert state == "exited"
+    assert site_env.skupper("status").returncode != 0
+    subprocess.run([str(start)], check=True, capture_output=True, timeout=120)
+    from skupper_podman import Site
+
+    site = Site.open(site_env.namespace)
+    with site.management() as client:
+        assert client.wait_ready(30)["id"] == "scripts"
+    out = site_env.skupper("status")
+    assert out.returncode == 0 and 'with site name "scripts"' in out.stdout
+
+
+def test_default_namespace_uses_the_1_5_names(site_env):
+    """Without --namespace the site has exactly Skupper 1.5's resource names."""
+    from tests.conftest import sweep_namespace
+
+    if podman_cli("container", "exists", "skupper-router", check=False).returncode == 0:
+        pytest.fail("a default-namespace site already exists on this machine; refusing to touch it")
+    try:
+        out = site_env.skupper(*_init_args("default-site"), namespace="")
+        assert out.returncode == 0, out.stderr
+        names = labelled("default")
+        for name in ("skupper-router", "skupper", "skupper-site-ca", "skupper-local-ca", "skupper-service-ca",
+                     "skupper-local-server", "skupper-local-client", "skupper-site-server",
+                     "skupper-internal", "skupper-router-certs", "skupper-services"):
+            assert name in names
+        aliases = json.loads(podman_cli("inspect", "skupper-router").stdout)[0]["NetworkSettings"]["Networks"]
+        assert set(aliases["skupper"]["Aliases"]) >= {"skupper-router", "skupper-router-local"}
+        data_home = site_env.env["XDG_DATA_HOME"]
+        assert (Path(data_home) / "skupper/podman.yaml").exists()
+        out = site_env.skupper("status", namespace="")
+        assert out.stdout.startswith('Skupper is enabled for "root" with site name "default-site".')
+        assert site_env.skupper("delete", namespace="").returncode == 0
+        assert labelled("default") == []
+    finally:
+        sweep_namespace("default")

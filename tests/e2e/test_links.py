@@ -1,0 +1,162 @@
+"""Linking sites in namespaces on one host: tokens, link create/status/delete, revoke-access."""
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+
+import pytest
+import yaml
+
+from tests.conftest import labelled, podman_cli, sweep_namespace
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+def _init(site_env, ns: str, name: str) -> None:
+    out = site_env.skupper("init", "--site-name", name, "--ingress-host", "host.containers.internal",
+                           "--bind-port", str(_free_port()), "--bind-port-edge", str(_free_port()),
+                           "--timeout", "60s", namespace=ns)
+    assert out.returncode == 0, out.stderr
+
+
+def _status_json(site_env, ns: str) -> dict:
+    out = site_env.skupper("status", "-o", "json", namespace=ns)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _wait_for(predicate, timeout: float = 30.0, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+@pytest.fixture
+def two_sites(site_env):
+    west, east = site_env.namespace, "e" + uuid.uuid4().hex[:8]
+    _init(site_env, west, "west")
+    _init(site_env, east, "east")
+    yield west, east
+    sweep_namespace(east)
+
+
+def test_token_link_status_delete(site_env, two_sites, tmp_path):
+    west, east = two_sites
+    token = tmp_path / "west.token"
+    out = site_env.skupper("token", "create", str(token), namespace=west)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"Connection token written to {token} \n"
+    assert oct(token.stat().st_mode & 0o777) == "0o600"
+
+    out = site_env.skupper("link", "create", str(token), "--cost", "2", namespace=east)
+    assert out.returncode == 0, out.stderr
+    assert "(name=link1)" in out.stdout
+    out = site_env.skupper("link", "status", "link1", "--wait", "30", namespace=east)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip() == "Link link1 is connected"
+    verbose = site_env.skupper("link", "status", "link1", "-v", namespace=east).stdout
+    assert "Cost:" in verbose and " 2" in verbose.split("Cost:")[1].splitlines()[0]
+    assert "Status:" in verbose and "Connected" in verbose
+
+    west_id = _status_json(site_env, west)["site_id"]
+    incoming = _wait_for(lambda: "Incoming link from site" in site_env.skupper("link", "status", namespace=west).stdout)
+    assert incoming
+    assert _wait_for(lambda: _status_json(site_env, west)["total_sites"] == 1)
+    assert _status_json(site_env, east)["total_sites"] == 1
+    text = site_env.skupper("status", namespace=east).stdout
+    assert "It is connected to 1 other site." in text
+    assert west_id
+
+    # a second link to the same site is refused, nothing created
+    again = site_env.skupper("link", "create", str(token), namespace=east)
+    assert again.returncode != 0 and f'Already connected to "{west_id}".' in again.stderr
+    # a token to self is refused
+    self_link = site_env.skupper("link", "create", str(token), namespace=west)
+    assert self_link.returncode != 0 and "Can't create connection to self with token" in self_link.stderr
+
+    out = site_env.skupper("link", "delete", "link1", namespace=east)
+    assert out.returncode == 0 and "Link 'link1' has been removed" in out.stdout
+    assert _wait_for(lambda: _status_json(site_env, west)["total_sites"] == 0, timeout=15)
+    out = site_env.skupper("link", "delete", "link1", namespace=east)
+    assert out.returncode != 0 and 'no such link "link1"' in out.stderr
+
+
+def test_tampered_tokens_leave_nothing(site_env, two_sites, tmp_path):
+    west, east = two_sites
+    token = tmp_path / "west.token"
+    assert site_env.skupper("token", "create", str(token), namespace=west).returncode == 0
+    doc = yaml.safe_load(token.read_text())
+    other = tmp_path / "east.token"
+    assert site_env.skupper("token", "create", str(other), namespace=east).returncode == 0
+    other_doc = yaml.safe_load(other.read_text())
+
+    cases = {
+        "empty": "",
+        "not-yaml": "{[}",
+        "missing-key": yaml.safe_dump({**doc, "data": {k: v for k, v in doc["data"].items() if k != "tls.key"}}),
+        "wrong-ca": yaml.safe_dump({**doc, "data": {**doc["data"], "ca.crt": other_doc["data"]["ca.crt"]}}),
+        "foreign-cert": yaml.safe_dump({**doc, "data": {**doc["data"], "tls.crt": other_doc["data"]["tls.crt"]}}),
+    }
+    before = sorted(labelled(east))
+    for name, text in cases.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        out = site_env.skupper("link", "create", str(path), namespace=east)
+        assert out.returncode != 0, name
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, (name, out.stderr)
+        assert sorted(labelled(east)) == before, name
+
+
+def test_python_api_links(site_env, two_sites, tmp_path):
+    from skupper_podman import Links, Site
+
+    west, east = two_sites
+    west_links, east_links = Links(Site.open(west)), Links(Site.open(east))
+    token = west_links.create_token(tmp_path / "t.yaml")
+    created = east_links.create(token, cost=3)
+    assert created.name == "link1" and created.cost == 3
+    report = east_links.status("link1", wait=30)
+    assert report.outgoing[0].connected and report.outgoing[0].cost == 3
+    east_links.delete("link1")
+    assert east_links.status().outgoing == []
+
+
+def test_revoke_access_drops_links_and_new_tokens_work(site_env, two_sites, tmp_path):
+    west, east = two_sites
+    old = tmp_path / "old.token"
+    assert site_env.skupper("token", "create", str(old), namespace=west).returncode == 0
+    assert site_env.skupper("link", "create", str(old), namespace=east).returncode == 0
+    assert site_env.skupper("link", "status", "link1", "--wait", "30", namespace=east).returncode == 0
+    out = site_env.skupper("revoke-access", namespace=west)
+    assert out.returncode == 0, out.stderr
+    time.sleep(5)
+    out = site_env.skupper("link", "status", "link1", namespace=east)
+    assert "not connected" in out.stdout
+    assert site_env.skupper("link", "delete", "link1", namespace=east).returncode == 0
+    new = tmp_path / "new.token"
+    assert site_env.skupper("token", "create", str(new), namespace=west).returncode == 0
+    assert site_env.skupper("link", "create", str(new), namespace=east).returncode == 0
+    assert site_env.skupper("link", "status", "link2", "--wait", "30", namespace=east).returncode == 0
+
+
+def test_link_survives_a_killed_router(site_env, two_sites, tmp_path):
+    west, east = two_sites
+    token = tmp_path / "t.yaml"
+    assert site_env.skupper("token", "create", str(token), namespace=west).returncode == 0
+    assert site_env.skupper("link", "create", str(token), namespace=east).returncode == 0
+    assert site_env.skupper("link", "status", "link1", "--wait", "30", namespace=east).returncode == 0
+    podman_cli("kill", f"{west}-skupper-router")
+    out = site_env.skupper("link", "status", "link1", "--wait", "60", namespace=east)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "is connected" in out.stdout
