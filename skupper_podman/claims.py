@@ -26,26 +26,37 @@ def redeem(claim: Token, site_id: str, timeout: float = REDEEM_TIMEOUT) -> Token
 
     Any answer but 200 raises a one-line InputError, so the caller creates no link.
     """
-    url = claim.annotations[CLAIM_URL]
+    url = claim.annotations.get(CLAIM_URL, "")
     parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname:
         raise InputError(f'Error processing claim "{claim.name}": unsupported claim URL {url}')
+    if "password" not in claim.data:
+        raise InputError(f'Error processing claim "{claim.name}": the claim has no password')
+    ca_pem = claim.data.get("ca.crt", b"")
+    if not ca_pem.strip():
+        raise InputError(f'Error processing claim "{claim.name}": the claim has no ca.crt to verify its server with')
     path = (parsed.path or "/") + "?" + urlencode({"site-version": SKUPPER_COMPAT_VERSION})
+    conn: http.client.HTTPSConnection | None = None
     try:
         conn = http.client.HTTPSConnection(
-            parsed.hostname, parsed.port or 443, timeout=timeout, context=_context(claim.data.get("ca.crt", b""))
+            parsed.hostname, parsed.port or 443, timeout=timeout, context=_context(ca_pem)
         )
         conn.request("POST", path, body=claim.data["password"],
                      headers={"skupper-site-name": site_id, "Content-Type": "text/plain"})
         response = conn.getresponse()
         body = response.read().decode(errors="replace")
-        conn.close()
     except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as err:
         raise InputError(f'Error processing claim "{claim.name}": {" ".join(str(err).split())}') from err
+    finally:
+        if conn is not None:
+            conn.close()
     if response.status != 200:
         reason = " ".join(body.split()) or response.reason
         raise InputError(f'Error processing claim "{claim.name}": {response.status} {reason}')
-    issued = parse_token(body, f"the answer to claim {claim.name}")
+    try:
+        issued = parse_token(body, "the answer")
+    except InputError as err:
+        raise InputError(f'Error processing claim "{claim.name}": {err}') from err
     merged = Token(
         name=claim.name,
         labels={**claim.labels, **issued.labels, TYPE_LABEL: CONNECTION_TOKEN},

@@ -122,9 +122,7 @@ class Site:
         """Names of every resource labelled for this namespace (containers, volumes, network)."""
         names = [c["Name"] for c in self.podman.containers([self.layout.label_filter])]
         names += [v["Name"] for v in self.podman.volumes(self.layout.label_filter)]
-        net = self.podman.network(self.layout.network)
-        if net is not None and net.get("labels", {}).get(self.layout.labels_key) == self.layout.namespace:
-            names.append(net["name"])
+        names += [n["name"] for n in self.podman.networks(self.layout.label_filter)]
         return names
 
     def get(self) -> SiteInfo:
@@ -367,9 +365,8 @@ class Site:
             self.podman.remove_container(ctr["Name"])
         for vol in self.podman.volumes(self.layout.label_filter):
             self.podman.remove_volume(vol["Name"])
-        net = self.podman.network(self.layout.network)
-        if net is not None and net.get("labels", {}).get(self.layout.labels_key) == self.layout.namespace:
-            self.podman.remove_network(self.layout.network)
+        for net in self.podman.networks(self.layout.label_filter):
+            self.podman.remove_network(net["name"])
         return True
 
 

@@ -102,6 +102,9 @@ class PodmanAdapter:
         except APIError as err:
             raise PodmanError(f"error creating network {name} - {_short(err)}") from err
 
+    def networks(self, label_filter: str) -> list[dict[str, Any]]:
+        return [dict(n.attrs) for n in self.client.networks.list(filters={"label": label_filter})]
+
     def remove_network(self, name: str) -> None:
         net = self.network(name)
         if net is None:
