@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from . import pki
-from .errors import InputError, NotInitialized, PodmanError, ResourceConflict, SkupperError
+from .errors import NotInitialized, PodmanError, ResourceConflict, SiteExists, SkupperError
 from .ingress import check_port_free, default_ingress_hosts, free_local_port
 from .paths import (
     CA_VOLUMES,
@@ -24,11 +24,10 @@ from .paths import (
     METADATA_LABEL,
     TYPE_LABEL,
     SiteLayout,
-    is_root,
     username,
 )
 from .podman.adapter import ContainerSpec, PodmanAdapter, VolumeMount
-from .podman.endpoint import Endpoint, resolve
+from .podman.endpoint import resolve
 from .rollback import Rollback
 from .router.config import RouterConfig, site_config
 from .router.logging_spec import parse_router_logging
@@ -185,8 +184,6 @@ class Site:
         options.validate()
         say = progress or (lambda _msg: None)
         if self.exists():
-            from .errors import SiteExists
-
             raise SiteExists(f"Skupper has already been initialized for user '{username()}'.")
         deadline = time.monotonic() + options.timeout
         network = options.container_network or self.layout.network
