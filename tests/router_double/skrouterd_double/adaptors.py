@@ -1,0 +1,40 @@
+"""Hook for protocol adaptors (tcpListener, tcpConnector, httpListener, httpConnector).
+
+The control plane only stores and reports these entities. A data plane registers an
+``Adaptor`` with ``register``; the router then calls it when such an entity is created
+(after validation, before the CREATE reply) and deleted, and merges ``status(entity)`` into the
+entity's management record (e.g. ``operStatus``, ``connectionsOpened``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .entities import Entity
+    from .router import Router
+
+ADAPTOR_TYPES = ("tcpListener", "tcpConnector", "httpListener", "httpConnector")
+
+
+class Adaptor(Protocol):
+    """What a data-plane adaptor implements."""
+
+    def on_create(self, router: "Router", entity: "Entity") -> None: ...
+
+    def on_delete(self, router: "Router", entity: "Entity") -> None: ...
+
+    def status(self, entity: "Entity") -> dict[str, Any]: ...
+
+
+_registered: list[Adaptor] = []
+
+
+def register(adaptor: Adaptor) -> None:
+    """Add an adaptor; every router created afterwards uses it."""
+    _registered.append(adaptor)
+
+
+def registered() -> list[Adaptor]:
+    """The adaptors in registration order."""
+    return list(_registered)

@@ -1,0 +1,73 @@
+"""``skrouterd`` command line: ``-c FILE``, ``-v``/``--version``/``-version``, ``-T`` (check)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .logs import Logger
+from .schema import Schema, SchemaError
+
+VERSION = "2.5.3"
+_DEFAULT_CONFIG = [
+    ("router", {"mode": "standalone", "id": "Router.A"}),
+    ("listener", {"host": "0.0.0.0", "port": 5672, "role": "normal", "authenticatePeer": False,
+                  "saslMechanisms": "ANONYMOUS"}),
+]
+
+
+def schema_path() -> str:
+    """The skrouter.json to validate against: $SKROUTERD_SCHEMA, the copy in the package
+    (inside the image) or the project's reference copy (when run from the source tree)."""
+    candidates = [os.environ.get("SKROUTERD_SCHEMA"), str(Path(__file__).with_name("skrouter.json")),
+                  str(Path(__file__).resolve().parents[4] / "shared/reference/skrouter-2.5.3.json")]
+    for candidate in candidates:
+        if candidate and os.path.exists(candidate):
+            return candidate
+    raise FileNotFoundError("skrouter.json not found (set SKROUTERD_SCHEMA)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="skrouterd", add_help=True)
+    parser.add_argument("-c", "--config", help="configuration file")
+    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-T", "--test", action="store_true", help="check the configuration and exit")
+    parser.add_argument("-I", "--include", help="ignored (python include path)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = ["--version" if arg == "-version" else arg for arg in argv]
+    args = _parser().parse_args(argv)
+    if args.version:
+        print(VERSION)
+        return 0
+    log = Logger()
+    schema = Schema.load(schema_path())
+    try:
+        if args.config:
+            config = load_config(args.config, schema)
+        else:
+            config = schema.validate_config([[t, a] for t, a in _DEFAULT_CONFIG])
+    except (ConfigError, SchemaError) as exc:
+        log.log("ERROR", "critical", str(exc))
+        return 1
+    if args.test:
+        return 0
+    from .router import Router  # proton is only needed from here on
+
+    try:
+        router = Router(schema, config, log)
+    except Exception as exc:  # e.g. a reference to an unknown sslProfile
+        log.log("ERROR", "critical", "Configuration error in %s: %s" % (args.config, exc))
+        return 1
+    # As PID 1 in a container, SIGTERM/SIGINT are ignored unless handled: exit at once.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: os._exit(0))
+    router.run()
+    return 0
