@@ -11,8 +11,9 @@ from .app import app, handle
 from .output import OutputFormat, emit, fail, table
 from .site_commands import Namespace, Output, not_enabled, open_site
 
-token_app = typer.Typer(help="Create tokens that let other sites link to this one.", no_args_is_help=True)
-link_app = typer.Typer(help="Link this site to other sites.", no_args_is_help=True)
+token_app = typer.Typer(help="Create tokens that let other sites link to this one.", no_args_is_help=True,
+                        rich_markup_mode=None)
+link_app = typer.Typer(help="Link this site to other sites.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(token_app, name="token")
 app.add_typer(link_app, name="link")
 
