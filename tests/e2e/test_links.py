@@ -170,3 +170,28 @@ def test_link_survives_a_killed_router(site_env, two_sites, tmp_path, victim):
     out = site_env.skupper("link", "status", "link1", "--wait", "60", namespace=east)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "is connected" in out.stdout
+
+
+def test_third_site_counts_indirectly(site_env, two_sites, tmp_path):
+    west, east = two_sites
+    north = "n" + uuid.uuid4().hex[:8]
+    try:
+        _init(site_env, north, "north")
+        west_token, east_token = tmp_path / "west.yaml", tmp_path / "east.yaml"
+        assert site_env.skupper("token", "create", str(west_token), namespace=west).returncode == 0
+        assert site_env.skupper("token", "create", str(east_token), namespace=east).returncode == 0
+        assert site_env.skupper("link", "create", str(west_token), namespace=east).returncode == 0
+        assert site_env.skupper("link", "create", str(east_token), namespace=north).returncode == 0
+        assert site_env.skupper("link", "status", "--wait", "30", namespace=north).returncode == 0
+
+        def west_view():
+            data = _status_json(site_env, west)
+            return (data["total_sites"], data["direct_sites"], data["indirect_sites"])
+
+        assert _wait_for(lambda: west_view() == (2, 1, 1)), west_view()
+        text = site_env.skupper("status", namespace=west).stdout
+        assert "It is connected to 2 other sites (1 indirectly)." in text
+        east_data = _status_json(site_env, east)
+        assert (east_data["total_sites"], east_data["direct_sites"]) == (2, 2)
+    finally:
+        sweep_namespace(north)
