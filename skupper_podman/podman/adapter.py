@@ -155,16 +155,18 @@ class PodmanAdapter:
         found = self.image(name)
         if found is not None:
             return found
+        reason = "the registry did not provide it"
         try:
             self.client.images.pull(name)
         except Exception as err:  # noqa: BLE001 - pull failures come in many types
-            raise ImageUnavailable(
-                f"router image {name} is not present and could not be pulled ({_short(err)}); "
-                f"pull or load it with podman, or set QDROUTERD_IMAGE to an image you have"
-            ) from err
+            reason = _short(err)
         found = self.image(name)
         if found is None:
-            raise ImageUnavailable(f"router image {name} could not be found after pulling it")
+            raise ImageUnavailable(
+                f"router image {name} is not present and could not be pulled ({reason}); "
+                "pull or load it with podman (podman pull / podman load), or set QDROUTERD_IMAGE "
+                "to an image you have"
+            )
         return found
 
     # -- containers -------------------------------------------------------------------------

@@ -195,3 +195,25 @@ def test_third_site_counts_indirectly(site_env, two_sites, tmp_path):
         assert (east_data["total_sites"], east_data["direct_sites"]) == (2, 2)
     finally:
         sweep_namespace(north)
+
+
+def test_token_create_refusals(site_env, tmp_path):
+    ns = site_env.namespace
+    out = site_env.skupper("init", "--site-name", "closed", "--ingress", "none", "--timeout", "60s")
+    assert out.returncode == 0, out.stderr
+    inspect = json.loads(podman_cli("inspect", f"{ns}-skupper-router").stdout)[0]
+    published = {port for port, hosts in inspect["HostConfig"]["PortBindings"].items() if hosts}
+    assert published == {"5671/tcp"}  # nothing but management, on loopback
+    out = site_env.skupper("token", "create", str(tmp_path / "t.yaml"))
+    assert out.returncode != 0
+    assert out.stderr.strip() == ("Failed to create token: tokens cannot be generated for sites initialized "
+                                  "with ingress type none")
+    assert not (tmp_path / "t.yaml").exists()
+    assert site_env.skupper("delete").returncode == 0
+    _init(site_env, ns, "open")
+    out = site_env.skupper("token", "create", str(tmp_path / "t.yaml"), "--ingress-host", "elsewhere.example")
+    assert out.returncode != 0
+    assert out.stderr.strip() == ("Failed to create token: tokens can only be generated for the available "
+                                  "ingress hosts: [skupper-router host.containers.internal]")
+    help_text = site_env.skupper("token", "create", "--help").stdout
+    assert "access to the service network" in " ".join(help_text.split())
