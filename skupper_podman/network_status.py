@@ -49,7 +49,7 @@ def _metadata(client: ManagementClient, node: str | None) -> dict[str, str]:
 
 
 def _connections(client: ManagementClient, node: str | None) -> list[dict]:
-    return client.query("connection", ["container", "role", "dir", "host", "active"], node=node)
+    return client.query("connection", ["container", "role", "dir", "host"], node=node)
 
 
 def gather_routers(client: ManagementClient, local_id: str) -> list[RouterRecord]:
