@@ -59,5 +59,4 @@ fi
 
 log "building the router double image"
 IMAGE=$(bash "$ROOT/tests/router_double/build-image.sh" | tail -n 1)
-echo "$IMAGE" > "$STATE/router-double-image"
 log "router double image: $IMAGE"
