@@ -15,6 +15,23 @@ SOCK = os.environ.get("TEST_PODMAN_SOCK", "/run/podman/podman.sock")
 NAMESPACE_LABEL = "skupper-podman.io/namespace"
 
 
+def free_port() -> int:
+    """A TCP port free on every interface right now (for published site ports)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        return int(sock.getsockname()[1])
+
+
+def init_site(env: "SiteEnv", namespace: str, name: str, *extra: str) -> None:
+    """``skupper init`` a site reachable at host.containers.internal on free ports; assert success."""
+    out = env.skupper("init", "--site-name", name, "--ingress-host", "host.containers.internal",
+                      "--bind-port", str(free_port()), "--bind-port-edge", str(free_port()),
+                      "--timeout", "60s", *extra, namespace=namespace)
+    assert out.returncode == 0, out.stderr
+
+
 def podman_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=300)
 

@@ -20,8 +20,7 @@ from skupper_podman.router.config import RouterConfig
 from skupper_podman.site import CONFIG_FILE, INTERNAL, ROUTER_CERTS
 from skupper_podman.tokens import read_token
 from tests.claims_server import ClaimsServer
-from tests.conftest import labelled, podman_cli, sweep_namespace
-from tests.e2e.test_links import _init
+from tests.conftest import init_site, labelled, podman_cli, sweep_namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +30,8 @@ def kube(site_env, tmp_path):
     """A local site (the redeemer), a second site playing Kubernetes, and its claims server."""
     local, remote = site_env.namespace, "k" + uuid.uuid4().hex[:8]
     try:
-        _init(site_env, local, "local")
-        _init(site_env, remote, "kube")
+        init_site(site_env, local, "local")
+        init_site(site_env, remote, "kube")
         remote_site = Site.open(remote)
         token_text = Links(remote_site).create_token(tmp_path / "kube-cert.yaml").read_text()
         with ClaimsServer(site_id=remote_site.get().site_id,

@@ -9,17 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import labelled, podman_cli
+from tests.conftest import free_port, labelled, podman_cli
 
 pytestmark = pytest.mark.e2e
 
 EXITING_ROUTER = "localhost/skupper-podman-test-exiting-router:1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +47,8 @@ def _assert_clean_failure(out: subprocess.CompletedProcess, namespace: str, expe
 
 
 def _args(*extra: str) -> list[str]:
-    return ["init", "--ingress-host", "host.containers.internal", "--bind-port", str(_free_port()),
-            "--bind-port-edge", str(_free_port()), "--timeout", "30s", *extra]
+    return ["init", "--ingress-host", "host.containers.internal", "--bind-port", str(free_port()),
+            "--bind-port-edge", str(free_port()), "--timeout", "30s", *extra]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +72,7 @@ def test_busy_bind_port(site_env):
         busy.listen()
         port = busy.getsockname()[1]
         out = site_env.skupper("init", "--ingress-host", "h", "--bind-port", str(port),
-                               "--bind-port-edge", str(_free_port()))
+                               "--bind-port-edge", str(free_port()))
     _assert_clean_failure(out, site_env.namespace, f"ingress port already bound 0.0.0.0:{port}")
 
 

@@ -2,29 +2,15 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 
 import pytest
 import yaml
 
-from tests.conftest import labelled, podman_cli, sweep_namespace
+from tests.conftest import init_site, labelled, podman_cli, sweep_namespace
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
-
-
-def _init(site_env, ns: str, name: str) -> None:
-    out = site_env.skupper("init", "--site-name", name, "--ingress-host", "host.containers.internal",
-                           "--bind-port", str(_free_port()), "--bind-port-edge", str(_free_port()),
-                           "--timeout", "60s", namespace=ns)
-    assert out.returncode == 0, out.stderr
 
 
 def _status_json(site_env, ns: str) -> dict:
@@ -45,8 +31,8 @@ def _wait_for(predicate, timeout: float = 30.0, interval: float = 0.5):
 @pytest.fixture
 def two_sites(site_env):
     west, east = site_env.namespace, "e" + uuid.uuid4().hex[:8]
-    _init(site_env, west, "west")
-    _init(site_env, east, "east")
+    init_site(site_env, west, "west")
+    init_site(site_env, east, "east")
     yield west, east
     sweep_namespace(east)
 
@@ -176,7 +162,7 @@ def test_third_site_counts_indirectly(site_env, two_sites, tmp_path):
     west, east = two_sites
     north = "n" + uuid.uuid4().hex[:8]
     try:
-        _init(site_env, north, "north")
+        init_site(site_env, north, "north")
         west_token, east_token = tmp_path / "west.yaml", tmp_path / "east.yaml"
         assert site_env.skupper("token", "create", str(west_token), namespace=west).returncode == 0
         assert site_env.skupper("token", "create", str(east_token), namespace=east).returncode == 0
@@ -210,7 +196,7 @@ def test_token_create_refusals(site_env, tmp_path):
                                   "with ingress type none")
     assert not (tmp_path / "t.yaml").exists()
     assert site_env.skupper("delete").returncode == 0
-    _init(site_env, ns, "open")
+    init_site(site_env, ns, "open")
     out = site_env.skupper("token", "create", str(tmp_path / "t.yaml"), "--ingress-host", "elsewhere.example")
     assert out.returncode != 0
     assert out.stderr.strip() == ("Failed to create token: tokens can only be generated for the available "

@@ -2,26 +2,19 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import labelled, podman_cli
+from tests.conftest import free_port, labelled, podman_cli
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
-
-
 def _init_args(site: str, *extra: str) -> list[str]:
     return ["init", "--site-name", site, "--ingress-host", "host.containers.internal",
-            "--bind-port", str(_free_port()), "--bind-port-edge", str(_free_port()), "--timeout", "60s", *extra]
+            "--bind-port", str(free_port()), "--bind-port-edge", str(free_port()), "--timeout", "60s", *extra]
 
 
 def test_named_namespace_init_status_delete(site_env):
@@ -88,7 +81,7 @@ def test_python_api_round_trip(site_env):
 
     site = Site.open(site_env.namespace)
     result = site.init(InitOptions(site_name="api-site", ingress_hosts=["host.containers.internal"],
-                                   bind_port=_free_port(), bind_port_edge=_free_port(), timeout=60))
+                                   bind_port=free_port(), bind_port_edge=free_port(), timeout=60))
     assert result.site.name == "api-site" and result.site.ingress_hosts[0] == "skupper-router"
     assert "host.containers.internal" in result.site.ingress_hosts
     status = site_status(site)
