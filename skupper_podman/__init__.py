@@ -17,6 +17,7 @@ from .errors import (
     SkupperError,
 )
 from .links import LinkCreated, LinkReport, Links, LinkState
+from .services import ServiceDefinition, Services, ServiceStatus, ServiceStore
 from .site import InitResult, Site, SiteInfo
 from .site_options import InitOptions
 from .status import SiteStatus, VersionInfo, site_status, version_info
@@ -34,6 +35,10 @@ __all__ = [
     "NotInitialized",
     "PodmanUnavailable",
     "RouterUnavailable",
+    "ServiceDefinition",
+    "ServiceStatus",
+    "ServiceStore",
+    "Services",
     "Site",
     "SiteExists",
     "SiteInfo",

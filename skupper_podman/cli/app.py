@@ -21,7 +21,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import link_commands, site_commands  # noqa: F401 - they register commands on ``app``
+    from . import link_commands, service_commands, site_commands  # noqa: F401 - they register commands on ``app``
 
 
 def run(argv: list[str] | None = None) -> None:
