@@ -49,7 +49,7 @@ if ! curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
 fi
 
 VENV=$ROOT/.venv
-if [ ! -x "$VENV/bin/skupper" ] || ! "$VENV/bin/python" -c 'import skupper_podman, proton, pytest' 2>/dev/null; then
+if [ ! -x "$VENV/bin/skupper" ] || ! "$VENV/bin/python" -c 'import skupper_podman, proton, pytest, h2' 2>/dev/null; then
   log "creating $VENV"
   /usr/bin/python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip

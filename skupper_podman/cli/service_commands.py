@@ -19,7 +19,8 @@ from .app import app, handle
 from .output import OutputFormat, emit, fail
 from .site_commands import Namespace, Output, not_enabled, open_site
 
-service_app = typer.Typer(help="Create and manage the services of this site.", no_args_is_help=True)
+service_app = typer.Typer(help="Create and manage the services of this site.", no_args_is_help=True,
+                          rich_markup_mode=None)
 app.add_typer(service_app, name="service")
 
 TARGET_TYPES = ["host"]
