@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -358,8 +359,11 @@ class Site:
             self.systemd.remove(self.layout)  # type: ignore[attr-defined]
         if not found:
             return False
-        for ctr in self.podman.containers([self.layout.label_filter]):
-            self.podman.remove_container(ctr["Name"])
+        containers = [c["Name"] for c in self.podman.containers([self.layout.label_filter])]
+        # Podman removes one container in ~0.1 s alone but serialises network teardown; a few
+        # removals at once keep a site with many services from taking minutes to delete.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(self.podman.remove_container, containers))
         for vol in self.podman.volumes(self.layout.label_filter):
             self.podman.remove_volume(vol["Name"])
         for net in self.podman.networks(self.layout.label_filter):
