@@ -224,11 +224,7 @@ class ManagementClient:
         node: str | None = None,
     ) -> dict[str, Any]:
         """Create an entity; returns the record the router created."""
-        full = full_type(entity_type)
-        body = self._request({"operation": "CREATE", "type": full, "name": name},
-                             dict(attributes), node=node,
-                             what=f"CREATE {short_type(full)} {name}")
-        return _as_record(body, f"CREATE {short_type(full)}")
+        return self._write("CREATE", entity_type, name, attributes, node)
 
     def update(
         self,
@@ -239,11 +235,15 @@ class ManagementClient:
         node: str | None = None,
     ) -> dict[str, Any]:
         """Change attributes of an entity that supports UPDATE (e.g. ``log``, ``sslProfile``)."""
+        return self._write("UPDATE", entity_type, name, attributes, node)
+
+    def _write(self, operation: str, entity_type: str, name: str, attributes: Mapping[str, Any],
+               node: str | None) -> dict[str, Any]:
         full = full_type(entity_type)
-        body = self._request({"operation": "UPDATE", "type": full, "name": name},
+        body = self._request({"operation": operation, "type": full, "name": name},
                              dict(attributes), node=node,
-                             what=f"UPDATE {short_type(full)} {name}")
-        return _as_record(body, f"UPDATE {short_type(full)}")
+                             what=f"{operation} {short_type(full)} {name}")
+        return _as_record(body, f"{operation} {short_type(full)}")
 
     def delete(self, entity_type: str, name: str, *, node: str | None = None) -> None:
         """Delete an entity by name."""
