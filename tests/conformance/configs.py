@@ -43,3 +43,14 @@ def connector(name: str, host: str, port: int, profile: str, role: str = "inter-
               **extra: Any) -> Entity:
     return ["connector", {"name": name, "role": role, "host": host, "port": str(port),
                           "sslProfile": profile, **extra}]
+
+
+def tcp_listener(address: str, port: int, **extra: Any) -> Entity:
+    """A tcpListener as Skupper 1.5 writes it: name = address = ``<service>:<port>``."""
+    return ["tcpListener", {"name": address, "port": str(port), "address": address, **extra}]
+
+
+def tcp_connector(address: str, host: str, port: int, **extra: Any) -> Entity:
+    """A tcpConnector as Skupper 1.5 names it: ``<address>@<host>:<port>``."""
+    return ["tcpConnector", {"name": f"{address}@{host}:{port}", "host": host, "port": str(port),
+                             "address": address, **extra}]

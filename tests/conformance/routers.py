@@ -135,12 +135,13 @@ class RouterLab:
     def create(self, name: str, *, entities: list[Any] | None = None, environment: dict[str, str] | None = None,
                ports: tuple[int, ...] = (5672,), command: list[str] | None = None,
                aliases: tuple[str, ...] = (), user: str | None = None, start: bool = True,
-               config_name: str | None = None) -> RouterContainer:
+               config_name: str | None = None, image: str | None = None) -> RouterContainer:
         """Create (and start) a router container named ``<prefix>-<name>``.
 
         With ``entities`` the config is written to ``<workdir>/<name>/skrouterd.json`` and passed
         the way Skupper does (``QDROUTERD_CONF`` + ``QDROUTERD_CONF_TYPE=json``). The directory
-        mounted at ``CONFIG_DIR`` is ``<workdir>/<config_name or name>``.
+        mounted at ``CONFIG_DIR`` is ``<workdir>/<config_name or name>``. ``image`` replaces the
+        router image (e.g. for a server container).
         """
         config_dir = self.config_dir(config_name or name)
         env = dict(environment or {})
@@ -168,7 +169,7 @@ class RouterLab:
         kwargs.update(networks={network: {"aliases": [name, *aliases], "static_ips": [address]}},
                       network_mode="bridge",
                       extra_hosts={host: ip for host, ip in self.addresses.items() if host != name})
-        container = self.client.containers.create(self.image, **kwargs)
+        container = self.client.containers.create(image or self.image, **kwargs)
         router = RouterContainer(container, container_name, published, config_dir)
         self.routers.append(router)
         if start:
@@ -185,3 +186,69 @@ class RouterLab:
         router = self.create(name, **kwargs)
         router.wait_for_management()
         return router
+
+    def start_stream_server(self, name: str, image: str, services: dict[int, str]) -> str:
+        """Run ``STREAM_SERVER`` (needs python3 in ``image``) serving ``{port: mode}``; wait
+        until every port answers and return the container's IP."""
+        directory = self.config_dir(name)
+        script = directory / "stream_server.py"
+        script.write_text(STREAM_SERVER)
+        script.chmod(0o644)
+        self.create(name, image=image, ports=(),
+                    command=["python3", f"{CONFIG_DIR}/stream_server.py",
+                             *(f"{port}={mode}" for port, mode in services.items())])
+        address = self.ip(name)
+        for port in services:
+            wait_for_tcp(address, port)
+        return address
+
+
+def wait_for_tcp(host: str, port: int, timeout: float = 20) -> None:
+    """Wait until ``host:port`` accepts a TCP connection (closing it at once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+# A TCP server for data-plane tests, run in a container: ``python3 stream_server.py PORT=MODE …``.
+# Modes: ``echo`` (echo until EOF, then close), ``count`` (read until EOF, answer
+# "received <n> bytes", close) and ``name:<text>`` (send "<text>\n", then echo).
+STREAM_SERVER = """\
+import socket, sys, threading
+
+def serve(conn, mode):
+    with conn:
+        try:
+            if mode.startswith("name:"):
+                conn.sendall(mode[5:].encode() + b"\\n")
+                mode = "echo"
+            total = 0
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                total += len(data)
+                if mode == "echo":
+                    conn.sendall(data)
+            if mode == "count":
+                conn.sendall(b"received %d bytes" % total)
+        except OSError:
+            pass
+
+def listen(port, mode):
+    server = socket.create_server(("0.0.0.0", port), backlog=128)
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=serve, args=(conn, mode), daemon=True).start()
+
+for spec in sys.argv[1:]:
+    port, mode = spec.split("=", 1)
+    threading.Thread(target=listen, args=(int(port), mode), daemon=True).start()
+threading.Event().wait()
+"""

@@ -1,9 +1,11 @@
 """Hook for protocol adaptors (tcpListener, tcpConnector, httpListener, httpConnector).
 
 The control plane only stores and reports these entities. A data plane registers an
-``Adaptor`` with ``register``; the router then calls it when such an entity is created
-(after validation, before the CREATE reply) and deleted, and merges ``status(entity)`` into the
-entity's management record (e.g. ``operStatus``, ``connectionsOpened``).
+``Adaptor`` with ``register``; the router calls ``on_start`` once its reactor runs (before
+activating configured entities), then ``on_create`` when such an entity is created (after
+validation, before the CREATE reply) and ``on_delete`` when deleted, and merges
+``status(entity)`` into the entity's management record (e.g. ``operStatus``,
+``connectionsOpened``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ ADAPTOR_TYPES = ("tcpListener", "tcpConnector", "httpListener", "httpConnector")
 
 class Adaptor(Protocol):
     """What a data-plane adaptor implements."""
+
+    def on_start(self, router: "Router") -> None: ...
 
     def on_create(self, router: "Router", entity: "Entity") -> None: ...
 

@@ -59,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.test:
         return 0
-    from .router import Router  # proton is only needed from here on
+    from . import adaptors, tcp_adaptor  # proton is only needed from here on
+    from .router import Router
+
+    if not any(isinstance(a, tcp_adaptor.TcpAdaptor) for a in adaptors.registered()):
+        adaptors.register(tcp_adaptor.TcpAdaptor())
 
     try:
         router = Router(schema, config, log)

@@ -26,16 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from proton import Delivery, Message, SSLUnavailable
 
-from . import tls
-from .addressing import Address
-from .connections import ConnectionRecord
+from . import tls, wire
+from .addressing import Address, parse
+from .connections import ROUTER_LINK_MAX_FRAME, ROUTER_ROLES, ConnectionRecord
 
 if TYPE_CHECKING:
     from .entities import Entity
     from .router import Router
 
 CONTROL_ADDRESS = "_router/control"
-ROUTER_ROLES = ("inter-router", "edge")
 RETRY_SECONDS = 2.0
 
 
@@ -144,6 +143,7 @@ class Network:
         host, port = attrs.get("host", "127.0.0.1"), attrs.get("port", "amqp")
         target = "%s:%s" % (host, port)
         kwargs: dict[str, Any] = {"reconnect": False, "container_id": self.router.id,
+                                  "max_frame_size": ROUTER_LINK_MAX_FRAME,
                                   "properties": {"qd.inter-router-cost": int(attrs.get("cost", 1))}}
         scheme = "amqp"
         profile_name = attrs.get("sslProfile")
@@ -321,10 +321,12 @@ class Network:
         if neighbour is None or body.get("op") != "HELLO":
             return
         first = not neighbour.mode
+        addresses = list(body.get("addresses") or [])
+        changed = first or addresses != neighbour.addresses
         neighbour.mode = body.get("mode", "interior")
         neighbour.id = body.get("id", neighbour.id)
         neighbour.metadata = body.get("metadata")
-        neighbour.addresses = list(body.get("addresses") or [])
+        neighbour.addresses = addresses
         neighbour.cost = max(neighbour.cost, int(body.get("cost") or 1))
         neighbour.last_hello = time.monotonic()
         if first:
@@ -336,14 +338,19 @@ class Network:
             # Only a newer sequence number refreshes a link state, so the state of a router
             # that is gone ages out even while other routers still relay their last copy.
             if known is None or raw["seq"] > known.seq:
+                changed = changed or known is None or known.addresses != list(raw.get("addresses") or [])
                 self.link_states[raw["id"]] = LinkState(raw["id"], raw["seq"], dict(raw.get("links") or {}),
                                                         list(raw.get("edges") or []),
                                                         list(raw.get("addresses") or []), raw.get("metadata"))
         self._compute_routes()
-        if first:  # our link state changed: tell every neighbour now rather than next tick
-            self._seq += 1
-            for other in self.neighbours.values():
-                self._send_hello(other)
+        if changed:  # our link state or served addresses changed: tell every neighbour now
+            self._announce()
+
+    def _announce(self) -> None:
+        """Send a HELLO with a new link-state sequence number to every neighbour now."""
+        self._seq += 1
+        for neighbour in self.neighbours.values():
+            self._send_hello(neighbour)
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -354,14 +361,50 @@ class Network:
 
     def advertise(self, address: str) -> None:
         """Announce a mobile address served here (for a data plane's tcpConnector)."""
-        self.advertised.add(address)
+        if address not in self.advertised:
+            self.advertised.add(address)
+            self._announce()
 
     def withdraw(self, address: str) -> None:
-        self.advertised.discard(address)
+        if address in self.advertised:
+            self.advertised.discard(address)
+            self._announce()
 
     def reachable(self, address: str) -> bool:
-        """True when some other router currently serves the mobile ``address``."""
+        """True when some other router currently serves the mobile ``address``.
+
+        An edge learns it from the link states its interior uplink floods to it.
+        """
+        if self.router.mode == "edge":
+            return self._uplink() is not None and any(
+                address in ls.addresses for ls in self.link_states.values())
         return self._mobile_next_hop(address) is not None
+
+    def targets(self, address: str) -> list[tuple[str, str, int]]:
+        """Other routers serving the mobile ``address`` as ``(kind, router id, path cost)``.
+
+        Interior routers list attached edges (kind ``edge``, the edge link's cost) and
+        reachable interiors (kind ``interior``, the sum of link costs). An edge lists its
+        uplink (kind ``uplink``) when the address is served somewhere beyond it.
+        """
+        if self.router.mode == "edge":
+            uplink = self._uplink()
+            return [("uplink", uplink.id, uplink.cost)] if uplink and self.reachable(address) else []
+        found = [("edge", n.id, n.cost) for n in self.neighbours.values()
+                 if n.mode == "edge" and address in n.addresses]
+        for ls in self.link_states.values():
+            route = self._routes.get(ls.id)
+            if route is not None and address in ls.addresses:
+                found.append(("interior", ls.id, route[1]))
+        return found
+
+    def has_route(self, address: str) -> bool:
+        """True when a message for the topological ``address`` can be sent on now."""
+        parsed = parse(address)
+        if parsed.router in (None, self.router.id):
+            return True
+        neighbour = self._next_hop(parsed)
+        return neighbour is not None and neighbour.data is not None
 
     def _interior_neighbours(self) -> dict[str, Neighbour]:
         return {n.id: n for n in self.neighbours.values() if n.mode == "interior"}
@@ -462,9 +505,11 @@ class Network:
     def _flush(self, neighbour: Neighbour) -> None:
         while neighbour.queue and neighbour.data.credit > 0:
             message, origin = neighbour.queue.popleft()
-            forwarded = neighbour.data.send(message)
+            forwarded = wire.send(neighbour.data, message)
             if origin is not None:
                 self._pending[forwarded] = origin
+            else:  # nobody waits for the outcome: send it settled (no disposition round trip)
+                forwarded.settle()
 
     def delivery_outcome(self, delivery: Delivery, outcome: int) -> bool:
         """Propagate a next hop's outcome to the origin; True if ``delivery`` was forwarded."""

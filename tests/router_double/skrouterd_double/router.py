@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from proton import Delivery, Endpoint, Message
 from proton.handlers import MessagingHandler
@@ -51,6 +51,8 @@ class Router(MessagingHandler):
         self.agent = Agent(self)
         self.consumers = addressing.ConsumerTable()
         self.connections: list[ConnectionRecord] = []
+        # In-process consumers of this router's topological addresses (a data plane's streams)
+        self.endpoints: dict[str, Callable[[Message], None]] = {}
         self.container: Container | None = None
         self.started = time.monotonic()
         self._listeners: dict[str, Any] = {}
@@ -95,6 +97,8 @@ class Router(MessagingHandler):
         self.container = event.container
         self.log.info("ROUTER", "Router started in %s mode, id=%s" % (self.mode.capitalize(), self.id))
         self.log.info("ROUTER", "Version: %s" % VERSION)
+        for adaptor in self._adaptors:
+            adaptor.on_start(self)
         for entity in self.store.all():
             self._activate(entity)
         self.network.start()
@@ -378,6 +382,9 @@ class Router(MessagingHandler):
         hop's outcome.
         """
         parsed = addressing.parse(address)
+        if parsed.router == self.id and parsed.local in self.endpoints:
+            self.endpoints[parsed.local](message)
+            return True
         if parsed.router in (None, self.id):
             if parsed.local == addressing.MANAGEMENT:
                 self._serve_management(message)

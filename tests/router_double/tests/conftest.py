@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +14,7 @@ DOUBLE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(DOUBLE_DIR))
 sys.path.insert(0, str(DOUBLE_DIR.parent / "conformance"))
 
+from host_router import HostRouters  # noqa: E402
 from skrouterd_double.cli import schema_path  # noqa: E402
 from skrouterd_double.schema import Schema  # noqa: E402
 
@@ -37,48 +36,12 @@ def free_port():
     return _free_port
 
 
-class HostRouter:
-    """A router double process on the host, configured from a JSON file."""
-
-    def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "skrouterd_double", "-c", str(config)],
-                                        cwd=DOUBLE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
-
-    def wait_port(self, port: int, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(self.process.stdout.read())
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise AssertionError("router did not listen on %d" % port)
-
-    def stop(self) -> str:
-        self.process.terminate()
-        output, _ = self.process.communicate(timeout=10)
-        return output
-
-
 @pytest.fixture
 def host_router(tmp_path: Path) -> Iterator:
-    started: list[HostRouter] = []
-
-    def start(entities: list) -> HostRouter:
-        import json
-
-        path = tmp_path / ("r%d.json" % len(started))
-        path.write_text(json.dumps(entities))
-        router = HostRouter(path)
-        started.append(router)
-        return router
-
-    yield start
-    for router in started:
-        if router.process.poll() is None:
-            router.stop()
+    """A function starting a router double process from a list of entities."""
+    routers = HostRouters(tmp_path)
+    yield routers.start
+    routers.stop_all()
 
 
 @pytest.fixture
