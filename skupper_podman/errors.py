@@ -40,9 +40,7 @@ class NotInitialized(SkupperError):
 
 
 class SiteExists(SkupperError):
-    """``init`` found a site already in place."""
-
-    exit_code = 0
+    """``init`` found a site already in place (1.5 exits 0 here; scripts need to see it)."""
 
 
 class ResourceConflict(SkupperError):

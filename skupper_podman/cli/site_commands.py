@@ -69,10 +69,7 @@ def init(
         site = open_site(namespace, podman_endpoint or None)
         with progress() as say:
             result = site.init(options, progress=say)
-    except SiteExists as err:
-        typer.echo(str(err))
-        return
-    except PodmanUnavailable as err:
+    except (SiteExists, PodmanUnavailable) as err:
         handle(err)
     except SkupperError as err:
         handle(err, "Error initializing Skupper - ")
