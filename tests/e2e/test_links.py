@@ -73,7 +73,10 @@ def test_token_link_status_delete(site_env, two_sites, tmp_path):
 
     out = site_env.skupper("link", "delete", "link1", namespace=east)
     assert out.returncode == 0 and "Link 'link1' has been removed" in out.stdout
+    deleted = time.monotonic()
     assert _wait_for(lambda: _status_json(site_env, west)["total_sites"] == 0, timeout=15)
+    # gone on the far side within the router's hello max age (3 s), plus one status round trip
+    assert time.monotonic() - deleted < 3 + 3
     out = site_env.skupper("link", "delete", "link1", namespace=east)
     assert out.returncode != 0 and 'no such link "link1"' in out.stderr
 
