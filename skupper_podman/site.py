@@ -7,6 +7,7 @@ ingress hosts, and the router container's published ports give the bind addresse
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -195,7 +196,11 @@ class Site:
         self._can_create(options, network, bind_ips)
         say(f"Checking router image {image}")
         self.podman.ensure_image(image)
-        self._check_image_runs(image, min(30.0, max(1.0, deadline - time.monotonic())))
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the image check runs while keys are made
+            image_check = pool.submit(
+                self._check_image_runs, image, min(30.0, max(1.0, deadline - time.monotonic())))
+            credentials = self._make_credentials(hosts)
+            image_check.result()
         site_name = options.site_name or default_site_name()
         site_id = str(uuid.uuid4())
         messages: list[str] = []
@@ -204,8 +209,8 @@ class Site:
             if self.podman.network(network) is None:
                 self.podman.create_network(network, self.layout.labels, options.enable_ipv6)
                 undo.add(lambda: self.podman.remove_network(network))
-            say("Creating certificates")
-            self._create_credentials(hosts, undo)
+            say("Storing certificates")
+            self._store_credentials(credentials, undo)
             say("Writing router configuration")
             self._create_volume(INTERNAL, undo)
             config = site_config(site_name, site_id, parse_router_logging(options.router_logging))
@@ -280,21 +285,25 @@ class Site:
         meta = json.dumps({"name": base, "creationTimestamp": None}, separators=(",", ":"))
         return {TYPE_LABEL: kind, METADATA_LABEL: meta}
 
-    def _create_credentials(self, ingress_hosts: list[str], undo: Rollback) -> None:
-        cas: dict[str, pki.Credential] = {}
-        for base in CA_VOLUMES:
-            cas[base] = pki.new_ca(base)
-            name = self._create_volume(base, undo, self._secret_labels(base, "CertAuthority"))
-            self.files.write_all(name, cas[base].files())
-        for base in CREDENTIAL_VOLUMES:
+    @staticmethod
+    def _make_credentials(ingress_hosts: list[str]) -> dict[str, pki.Credential]:
+        """The site's CAs and credentials, made in memory; key generation runs in parallel."""
+
+        def credential(base: str) -> pki.Credential:
             ca_base, cn, sans = CREDENTIALS[base]
-            ca = cas[ca_base]
             if sans is None:
-                cred = pki.simple(ca)
-            else:
-                extra = ingress_hosts if base in ("skupper-site-server", "skupper-console-certs") else []
-                cred = pki.issue(ca, cn, [*sans, *extra])
-            name = self._create_volume(base, undo, self._secret_labels(base, "Credential"))
+                return pki.simple(cas[ca_base])
+            extra = ingress_hosts if base in ("skupper-site-server", "skupper-console-certs") else []
+            return pki.issue(cas[ca_base], cn, [*sans, *extra])
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            cas = dict(zip(CA_VOLUMES, pool.map(pki.new_ca, CA_VOLUMES)))
+            return {**cas, **dict(zip(CREDENTIAL_VOLUMES, pool.map(credential, CREDENTIAL_VOLUMES)))}
+
+    def _store_credentials(self, credentials: dict[str, pki.Credential], undo: Rollback) -> None:
+        for base, cred in credentials.items():
+            kind = "CertAuthority" if base in CA_VOLUMES else "Credential"
+            name = self._create_volume(base, undo, self._secret_labels(base, kind))
             self.files.write_all(name, cred.files())
             if base == "skupper-local-client":
                 self.files.write(name, "connect.json", _CONNECT_JSON)
