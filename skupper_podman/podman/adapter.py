@@ -250,6 +250,12 @@ class PodmanAdapter:
             raise PodmanError(f"error restarting container {name} - {_short(err)}") from err
 
     def remove_container(self, name: str) -> None:
+        """Force-remove a Skupper container (no stop grace period); refuse one without our label."""
+        found = self.container(name)
+        if found is None:
+            return
+        if ((found.get("Config") or {}).get("Labels") or {}).get(APP_LABEL) != APP_VALUE:
+            raise ResourceConflict(f"container {name} is not managed by Skupper")
         try:
             self.client.api.delete(f"/containers/{name}", params={"force": True, "timeout": 0, "v": False})
         except NotFound:

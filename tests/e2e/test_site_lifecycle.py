@@ -138,3 +138,28 @@ def test_default_namespace_uses_the_1_5_names(site_env):
         assert labelled("default") == []
     finally:
         sweep_namespace("default")
+
+
+def test_unlabelled_resources_are_never_removed(site_env):
+    """A container, volume or network without application=skupper survives every removal path."""
+    from skupper_podman.errors import ResourceConflict
+    from skupper_podman.podman.adapter import PodmanAdapter
+    from skupper_podman.podman.endpoint import resolve
+
+    ns = site_env.namespace
+    names = (f"{ns}-foreign", f"{ns}-foreign-vol", f"{ns}-foreign-net")
+    podman_cli("create", "--name", names[0], site_env.image, "true")
+    podman_cli("volume", "create", names[1])
+    podman_cli("network", "create", names[2])
+    try:
+        adapter = PodmanAdapter(resolve())
+        for remove, name in zip((adapter.remove_container, adapter.remove_volume, adapter.remove_network), names):
+            with pytest.raises(ResourceConflict, match="not (owned by|managed by) Skupper"):
+                remove(name)
+        assert podman_cli("container", "exists", names[0], check=False).returncode == 0
+        assert podman_cli("volume", "exists", names[1], check=False).returncode == 0
+        assert podman_cli("network", "exists", names[2], check=False).returncode == 0
+    finally:
+        podman_cli("rm", "-f", names[0], check=False)
+        podman_cli("volume", "rm", "-f", names[1], check=False)
+        podman_cli("network", "rm", "-f", names[2], check=False)
