@@ -8,7 +8,7 @@ import typer
 from ..errors import NotInitialized, SkupperError
 from ..links import LinkReport, Links
 from .app import app, handle
-from .output import OutputFormat, emit, fail, table
+from .output import OutputFormat, emit, fail, progress, table
 from .site_commands import Namespace, Output, not_enabled, open_site
 
 token_app = typer.Typer(help="Create tokens that let other sites link to this one.", no_args_is_help=True,
@@ -105,7 +105,10 @@ def link_status(
     if verbose and only is None:
         fail("In order to provide detailed information about the link, specify the link name")
     try:
-        report = _links(namespace).status(only, float(wait))
+        links = _links(namespace)
+        with progress(enabled=wait > 0) as say:
+            say(f"Waiting up to {wait}s for the link(s) to connect")
+            report = links.status(only, float(wait))
     except NotInitialized:
         fail(not_enabled())
     except SkupperError as err:
@@ -120,7 +123,9 @@ def revoke_access(namespace: Namespace = "default") -> None:
     """Invalidate every token issued by this site so far (links made with them drop)."""
     try:
         site = open_site(namespace)
-        site.revoke_access()
+        with progress() as say:
+            say("Issuing a new site CA and restarting the router")
+            site.revoke_access()
     except NotInitialized:
         fail(not_enabled())
     except SkupperError as err:

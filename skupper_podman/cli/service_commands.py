@@ -16,7 +16,7 @@ from ..services import (
     validate_host,
 )
 from .app import app, handle
-from .output import OutputFormat, emit, fail
+from .output import OutputFormat, emit, fail, progress
 from .site_commands import Namespace, Output, not_enabled, open_site
 
 service_app = typer.Typer(help="Create and manage the services of this site.", no_args_is_help=True,
@@ -104,7 +104,10 @@ def service_create(
         name, ports = parse_service_args(list(args or []))
         options = _create_options(protocol, aggregate, event_channel, generate_tls_secrets or enable_tls,
                                   container_name, host_ip, host_port, label)
-        _services(namespace).create(name, ports, **options)
+        services = _services(namespace)
+        with progress() as say:
+            say(f"Creating service {name}")
+            services.create(name, ports, **options)
     except SkupperError as err:
         handle(err, ERROR)
 
@@ -134,7 +137,10 @@ def service_bind(
     """
     try:
         name, host = _bind_args(args, "bind")
-        _services(namespace).bind(name, host, split_list(target_port or []))
+        services = _services(namespace)
+        with progress() as say:
+            say(f"Binding {host} to service {name}")
+            services.bind(name, host, split_list(target_port or []))
     except SkupperError as err:
         handle(err, ERROR)
 
@@ -229,7 +235,10 @@ def expose(
         kind, host = _expose_target(args, "expose")
         options = _create_options(protocol, aggregate, event_channel, generate_tls_secrets or enable_tls,
                                   container_name, host_ip, host_port, label)
-        _services(namespace).expose(host, address, ports, target_ports=split_list(target_port or []), **options)
+        services = _services(namespace)
+        with progress() as say:
+            say(f"Exposing {host} as {address}")
+            services.expose(host, address, ports, target_ports=split_list(target_port or []), **options)
     except SkupperError as err:
         handle(err, ERROR)
     typer.echo(f"{kind} {host} exposed as {address}")
