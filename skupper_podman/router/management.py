@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from proton import Condition, Delivery, Message, ProtonException, SSLDomain, Timeout, Url, ulong
+from proton import Condition, Delivery, Message, ProtonException, SSLDomain, Timeout, Url
 from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender, SendException
 
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
@@ -147,6 +147,7 @@ class ManagementClient:
         self._ssl_domain = _client_ssl_domain(tls) if tls is not None else None
         self._channel: _Channel | None = None
         self._correlation = itertools.count(1)
+        self._id_prefix = f"{uuid.uuid4().hex[:8]}-"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -297,7 +298,9 @@ class ManagementClient:
         who = "router" if node is None else f"router {node}"
         channel = self._open_channel()
         deadline = time.monotonic() + self.timeout
-        correlation_id = ulong(next(self._correlation))
+        # A string id: the router's Python agent drops int/ulong ids from its replies
+        # (real-router-behaviour.md §5), so only strings match on every entity type.
+        correlation_id = f"{self._id_prefix}{next(self._correlation)}"
         message = Message(body=body, properties=properties, reply_to=channel.reply_to,
                           correlation_id=correlation_id)
         try:
@@ -320,11 +323,11 @@ class ManagementClient:
                                     f"{_one_line(exc)}") from exc
         return _checked_body(reply, who, what)
 
-    def _await_reply(self, channel: _Channel, correlation_id: ulong, deadline: float) -> Message:
+    def _await_reply(self, channel: _Channel, correlation_id: str, deadline: float) -> Message:
         """Receive until the reply to ``correlation_id`` arrives; drops stale replies."""
         while True:
             reply = channel.replies.receive(timeout=_remaining(deadline))
-            channel.replies.accept()
+            _settle_received(channel.replies)
             if reply.correlation_id == correlation_id:
                 return reply
 
@@ -396,6 +399,17 @@ def _normalise_url(url: str, tls: TlsFiles | None) -> str:
     if parsed.port is None:
         parsed.port = 5671 if parsed.scheme == "amqps" else 5672
     return str(parsed)
+
+
+def _settle_received(receiver: BlockingReceiver) -> None:
+    """Accept the message just received unless it came pre-settled.
+
+    The real router sends management replies pre-settled: there is then nothing to settle
+    and ``BlockingReceiver.accept()`` would fail on an empty queue.
+    """
+    fetcher = receiver.fetcher
+    if fetcher is not None and fetcher.unsettled:
+        receiver.accept()
 
 
 def _remaining(deadline: float) -> float:

@@ -135,7 +135,7 @@ class _Handler(MessagingHandler):
             if behaviour.silent:
                 return
             status, description, body = r.answer(request)
-        reply = Message(address=msg.reply_to, correlation_id=msg.correlation_id, body=body,
+        reply = Message(address=msg.reply_to, correlation_id=_echoed_id(request), body=body,
                         properties={} if behaviour.omit_status else
                         {"statusCode": status, "statusDescription": description})
         if behaviour.delay:
@@ -161,7 +161,20 @@ class _Handler(MessagingHandler):
         link = self.reply_links.get(address)
         queue = self.pending.get(address, [])
         while link is not None and queue and link.credit > 0:
-            link.send(queue.pop(0))
+            link.send(queue.pop(0)).settle()  # the real router sends replies pre-settled
+
+
+# Types the router's C core answers; it echoes any correlation id. The embedded Python agent
+# answers every other type and drops int/ulong ids (real-router-behaviour.md §5).
+_CORE_TYPES = {"router", "router.address", "router.link", "router.config.address",
+               "router.config.autoLink", "routerMetrics", "connection"}
+
+
+def _echoed_id(request: Request) -> Any:
+    kind = str(request.properties.get("entityType") or request.properties.get("type") or "")
+    if kind.removeprefix(PREFIX) in _CORE_TYPES or not isinstance(request.correlation_id, int):
+        return request.correlation_id
+    return None
 
 
 class _Later:

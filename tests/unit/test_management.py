@@ -187,7 +187,7 @@ def test_query_maps_rows_onto_attribute_names(responder, client):
     assert request.body == {"attributeNames": ["name", "port", "cost"]}
     assert request.link_target == "$management" and request.to is None
     assert request.reply_to.startswith("reply-")
-    assert isinstance(request.correlation_id, int)  # integer message ids travel as ulong
+    assert isinstance(request.correlation_id, str)  # the router's Python agent drops numeric ids
 
 
 def test_query_without_names_returns_every_attribute(responder, client):
