@@ -8,7 +8,7 @@ mkdir -p "$STATE"
 log() { printf '== %s\n' "$*"; }
 
 if [ "$(id -u)" != 0 ]; then
-  echo "scripts/setup.sh installs system packages: run it as root (sudo bash scripts/setup.sh)" >&2
+  echo "scripts/setup.sh installs system packages and starts the Podman API service: run it as root" >&2
   exit 1
 fi
 
@@ -43,7 +43,9 @@ SOCK=/run/podman/podman.sock
 if ! curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
   log "starting the Podman API service on $SOCK"
   mkdir -p /run/podman
-  nohup podman system service --time=0 "unix://$SOCK" >"$STATE/podman-service.log" 2>&1 &
+  # Started from / : a service whose working directory is later removed (a deleted clone)
+  # fails every container start with "write child: broken pipe".
+  (cd / && exec nohup podman system service --time=0 "unix://$SOCK" >"$STATE/podman-service.log" 2>&1 </dev/null) &
   for _ in $(seq 1 250); do curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1 && break; sleep 0.02; done
   curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null || { echo "Podman API did not start" >&2; exit 1; }
 fi
@@ -57,6 +59,10 @@ if [ ! -x "$VENV/bin/skupper" ] || ! "$VENV/bin/python" -c 'import skupper_podma
 fi
 "$VENV/bin/python" -c 'import proton, sys; sys.exit(0 if proton.SSL.present() else "python-qpid-proton was built without SSL: install libssl-dev and reinstall it")'
 
+# The double is always built: the conformance suite runs against it as well as the real router.
 log "building the router double image"
-IMAGE=$(bash "$ROOT/tests/router_double/build-image.sh" | tail -n 1)
-log "router double image: $IMAGE"
+DOUBLE=$(bash "$ROOT/scripts/router-image.sh" --double)
+log "router double image: $DOUBLE"
+log "choosing the router image"
+IMAGE=$(bash "$ROOT/scripts/router-image.sh")
+log "router image: $IMAGE"

@@ -44,19 +44,23 @@ def podman_socket() -> str:
     return SOCK
 
 
-@pytest.fixture(scope="session")
-def router_image(podman_socket: str) -> str:
-    """The router image e2e sites use: ROUTER_IMAGE, else the locally built router double."""
+def decided_router_image() -> str:
+    """``$ROUTER_IMAGE``, else the image scripts/router-image.sh decides (the real router
+    wherever it is available, the double only on a clone without it)."""
     image = os.environ.get("ROUTER_IMAGE")
     if image:
         return image
-    out = subprocess.run(
-        ["bash", str(ROOT / "tests/router_double/build-image.sh")],
-        capture_output=True, text=True, timeout=900,
-    )
+    out = subprocess.run(["bash", str(ROOT / "scripts/router-image.sh")],
+                         capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
-        pytest.fail(f"building the router double failed:\n{out.stderr[-3000:]}")
+        pytest.fail(f"scripts/router-image.sh failed:\n{out.stderr[-3000:]}")
     return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def router_image(podman_socket: str) -> str:
+    """The router image e2e sites use (see :func:`decided_router_image`)."""
+    return decided_router_image()
 
 
 def sweep_namespace(namespace: str) -> None:

@@ -32,7 +32,7 @@ def run(argv: list[str] | None = None) -> None:
     except PlatformError as err:
         typer.echo(str(err), err=True)
         raise SystemExit(1) from None
-    args = platform.strip_flag(args)
+    args = hoist_namespace(platform.strip_flag(args))
     is_switch = bool(args) and args[0] == "switch"
     if chosen != "podman" and not is_switch:
         typer.echo(
@@ -54,6 +54,32 @@ def run(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"Error: unexpected failure: {type(err).__name__}: {' '.join(str(err).split())}", err=True)
         raise SystemExit(2) from None
+
+
+_NAMESPACE_FLAGS = ("-n", "--namespace")
+
+
+def hoist_namespace(args: list[str]) -> list[str]:
+    """Move a namespace flag given before the command (``skupper -n west init``) behind it.
+
+    Skupper 1.5 takes ``-n/--namespace`` as a global flag; here every command that works on a
+    site declares it, so the flag is moved to the end of the command line, where the (sub)command
+    parses it exactly as if it had been written there.
+    """
+    rest = list(args)
+    hoisted: list[str] = []
+    while rest and rest[0].startswith("-") and rest[0] not in ("--", "--help", "-h"):
+        arg = rest.pop(0)
+        if arg in _NAMESPACE_FLAGS and rest:
+            hoisted += ["-n", rest.pop(0)]
+        elif arg.startswith("--namespace="):
+            hoisted += ["-n", arg.split("=", 1)[1]]
+        elif arg.startswith("-n") and len(arg) > 2 and not arg.startswith("--"):
+            hoisted += ["-n", arg[2:].removeprefix("=")]
+        else:
+            rest.insert(0, arg)
+            break
+    return rest + hoisted if hoisted else list(args)
 
 
 def handle(err: SkupperError, prefix: str = "") -> None:

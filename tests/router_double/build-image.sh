@@ -6,13 +6,12 @@
 #
 # Idempotent: an image whose tag (a hash of its inputs) exists is not rebuilt.
 # Progress goes to stderr; the last line of stdout is the double's image name.
-# Env: SKUPPER_REFERENCE_DIR (default <repo root>/../shared/reference) holds skrouter-2.5.3.json.
+# The router schema is the project's copy, skupper_podman/router/schema/skrouter-2.5.3.json.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
-REFERENCE_DIR=${SKUPPER_REFERENCE_DIR:-$REPO_ROOT/../shared/reference}
-SCHEMA_FILE=$REFERENCE_DIR/skrouter-2.5.3.json
+SCHEMA_FILE=$REPO_ROOT/skupper_podman/router/schema/skrouter-2.5.3.json
 BASE_REPO=localhost/skupper-podman-pybase
 DOUBLE_REPO=localhost/skupper-podman-router-double
 

@@ -48,3 +48,25 @@ def test_bad_option_is_one_clean_error(run):
     out = run("--platform", "podman", "init", "--bind-port", "notanumber")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "Error: Invalid value for '--bind-port'" in out.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["-n", "west", "init", "--site-name", "w"], ["init", "--site-name", "w", "-n", "west"]),
+    (["--namespace", "west", "link", "status"], ["link", "status", "-n", "west"]),
+    (["--namespace=west", "status", "-v"], ["status", "-v", "-n", "west"]),
+    (["-nwest", "status"], ["status", "-n", "west"]),
+    (["init", "-n", "west"], ["init", "-n", "west"]),          # already after the command
+    (["--help"], ["--help"]),
+    (["-n"], ["-n"]),                                           # no value: left for the parser to refuse
+])
+def test_namespace_before_the_command_moves_behind_it(args, expected):
+    from skupper_podman.cli.app import hoist_namespace
+
+    assert hoist_namespace(args) == expected
+
+
+def test_global_namespace_reaches_the_command(run):
+    # no Podman socket here: the command must get as far as opening the named site
+    out = run("--platform", "podman", "-n", "west", "link", "status", CONTAINER_HOST="unix:///nonexistent.sock")
+    assert "No such option" not in out.stderr
+    assert out.returncode == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA_FILE = REPO.parent / "shared" / "reference" / "skrouter-2.5.3.json"
+SCHEMA_FILE = REPO / "skupper_podman" / "router" / "schema" / "skrouter-2.5.3.json"
 sys.path.insert(0, str(REPO / "tests" / "router_double"))
 
 from skrouterd_double.schema import Schema, SchemaError  # noqa: E402

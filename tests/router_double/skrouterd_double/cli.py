@@ -22,9 +22,9 @@ _DEFAULT_CONFIG = [
 
 def schema_path() -> str:
     """The skrouter.json to validate against: $SKROUTERD_SCHEMA, the copy in the package
-    (inside the image) or the project's reference copy (when run from the source tree)."""
+    (inside the image) or the project's copy (when run from the source tree)."""
     candidates = [os.environ.get("SKROUTERD_SCHEMA"), str(Path(__file__).with_name("skrouter.json")),
-                  str(Path(__file__).resolve().parents[4] / "shared/reference/skrouter-2.5.3.json")]
+                  str(Path(__file__).resolve().parents[3] / "skupper_podman/router/schema/skrouter-2.5.3.json")]
     for candidate in candidates:
         if candidate and os.path.exists(candidate):
             return candidate
