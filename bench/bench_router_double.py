@@ -10,8 +10,9 @@ tcpConnectors on edge-2) and a python client container that prints one JSON line
 * echo round trip on an open connection (median of 500);
 * new connection plus first echo (median and p90 of 200 sequential ones).
 
-Usage: .venv/bin/python bench/bench_router_double.py [seconds per throughput run, default 3]
-Env: QDROUTERD_IMAGE picks the router image (default: the real one if present, else the double).
+Usage: .venv/bin/python bench/bench_router_double.py [seconds per throughput run, default 3] [image]
+The router image is the double (``scripts/router-image.sh --double``) unless ``image`` is given
+(e.g. ``$(bash scripts/router-image.sh)`` for the same figures on the real router).
 Everything created carries the label ``skupper-podman.io/bench`` and is removed at the end.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from common import ROOT, router_image
+from common import ROOT, double_image
 
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 from routers import STREAM_SERVER  # noqa: E402  (the conformance suite's target server)
@@ -144,8 +145,8 @@ def router_configs() -> dict[str, list]:
     }
 
 
-def run(seconds: float) -> list[dict]:
-    image, pyimage = router_image(), python_image()
+def run(seconds: float, image: str) -> list[dict]:
+    pyimage = python_image()
     prefix = "bench-" + uuid.uuid4().hex[:6]
     workdir = Path(tempfile.mkdtemp(prefix="skupper-bench-router-"))
     workdir.chmod(0o755)
@@ -184,8 +185,9 @@ def run(seconds: float) -> list[dict]:
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
-    print(f"router image: {router_image()}")
-    results = {row["path"]: row for row in run(seconds)}
+    image = sys.argv[2] if len(sys.argv) > 2 else double_image()
+    print(f"router image: {image}")
+    results = {row["path"]: row for row in run(seconds, image)}
     labels = {"direct": "client → server (same network)", "routed": "edge → interior → interior → edge"}
     for path, row in results.items():
         print(f"{labels[path]:36} {row['mb_per_s']:8.1f} MB/s   echo rtt {row['rtt_ms']:6.2f} ms   "

@@ -13,18 +13,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_IMAGE = "quay.io/skupper/skupper-router:2.5.3"
+ROUTER_IMAGE_SCRIPT = ROOT / "scripts" / "router-image.sh"
+
+
+def _image_from_script(*args: str) -> str:
+    """The last stdout line of ``scripts/router-image.sh`` (it honours ``QDROUTERD_IMAGE``)."""
+    out = subprocess.run(["bash", str(ROUTER_IMAGE_SCRIPT), *args], capture_output=True, text=True)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        sys.exit(f"scripts/router-image.sh {' '.join(args)} failed: {out.stderr.strip()}")
+    return lines[-1].strip()
 
 
 def router_image() -> str:
-    """QDROUTERD_IMAGE, else the real image if present, else the locally built router double."""
-    if os.environ.get("QDROUTERD_IMAGE"):
-        return os.environ["QDROUTERD_IMAGE"]
-    if subprocess.run(["podman", "image", "exists", REAL_IMAGE]).returncode == 0:
-        return REAL_IMAGE
-    out = subprocess.run(["bash", str(ROOT / "tests/router_double/build-image.sh")],
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
+    """The router image the project decided on: ``scripts/router-image.sh`` (QDROUTERD_IMAGE,
+    else the real router, else the double)."""
+    return _image_from_script()
+
+
+def double_image() -> str:
+    """The router test double's image (``scripts/router-image.sh --double``, built if needed)."""
+    return _image_from_script("--double")
 
 
 def timed(action: Callable[[], object]) -> float:
