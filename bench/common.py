@@ -1,6 +1,7 @@
 """Shared helpers for the benchmark scripts: timing, the router image, isolated XDG dirs."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -10,6 +11,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +77,83 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
         return s.getsockname()[1]
+
+
+# -- containers and networks a bench makes itself ------------------------------------------------
+
+BENCH_LABEL = "skupper-podman.io/bench"
+TOOLS_IMAGE = os.environ.get("BENCH_TOOLS_IMAGE", "localhost/acc-tools:1")
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def podman(*args: str, timeout: float = 120) -> str:
+    """Run the podman CLI; its stdout, or RuntimeError with its stderr."""
+    try:
+        out = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"podman {' '.join(args[:3])} timed out after {timeout:.0f} s") from None
+    if out.returncode != 0:
+        raise RuntimeError(f"podman {' '.join(args[:3])} failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+class Workspace:
+    """Containers and networks of one bench run: unique names (``<prefix>-...``), the labels
+    ``skupper-podman.io/bench=1`` and ``skupper-podman.io/bench-run=<prefix>``, a private
+    directory mounted read-only at ``/bench`` in its containers; ``cleanup`` removes exactly
+    what carries this run's label."""
+
+    def __init__(self, kind: str) -> None:
+        self.prefix = f"bench-{kind}-{uuid.uuid4().hex[:6]}"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"skupper-{self.prefix}-"))
+        self.dir.chmod(0o755)
+        self.labels = ["--label", f"{BENCH_LABEL}=1", "--label", f"{BENCH_LABEL}-run={self.prefix}"]
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}-{base}"
+
+    def write(self, relative: str, data: str | bytes) -> Path:
+        """A world-readable file under the workspace (the router runs as uid 10000)."""
+        path = self.dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in path.relative_to(self.dir).parents:
+            (self.dir / parent).chmod(0o755)
+        if isinstance(data, str):
+            data = data.encode()
+        path.write_bytes(data)
+        path.chmod(0o644)
+        return path
+
+    def network(self, base: str) -> tuple[str, str, str]:
+        """Create a network; its name, subnet (e.g. 10.89.3.0/24) and gateway."""
+        name = self.name(base)
+        podman("network", "create", *self.labels, name)
+        subnet = json.loads(podman("network", "inspect", name))[0]["subnets"][0]
+        return name, subnet["subnet"], subnet["gateway"]
+
+    def run(self, base: str, *args: str, timeout: float = 120) -> str:
+        """``podman run -d`` a labelled container named ``<prefix>-<base>``; its name."""
+        name = self.name(base)
+        podman("run", "-d", "--name", name, *self.labels, "-v", f"{self.dir}:/bench:ro,z", *args,
+               timeout=timeout)
+        return name
+
+    def cleanup(self) -> None:
+        containers = podman("ps", "-a", "--filter", f"label={BENCH_LABEL}-run={self.prefix}",
+                            "--format", "{{.Names}}").split()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda n: subprocess.run(["podman", "rm", "-f", "-t", "0", n],
+                                                   capture_output=True, timeout=120), containers))
+        for net in podman("network", "ls", "--filter", f"label={BENCH_LABEL}-run={self.prefix}",
+                          "--format", "{{.Name}}").split():
+            subprocess.run(["podman", "network", "rm", "-f", net], capture_output=True, timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def ip_of(container: str, network: str) -> str:
+    data = json.loads(podman("inspect", container))[0]
+    return data["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
