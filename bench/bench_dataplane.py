@@ -38,11 +38,8 @@ skupper-podman.io/bench-run=<run> and is removed at the end.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 
 from common import (
     BENCH_DIR,
@@ -55,109 +52,11 @@ from common import (
     podman,
     router_image,
 )
+from hand_chain import VARIANTS, ROUTERS, Chain, Net, Variant, router_config, start_all, write_certs
 
 ECHO, IPERF = 9000, 5201
 SERVICE = "benchsvc"
 N_RTT, N_CONNECT = 1000, 200
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    tls_edge: bool = False
-    tls_link: bool = False
-    frames: bool = False
-    hostport: bool = False
-    split: bool = False
-    extras: bool = False
-
-
-VARIANTS = [
-    Variant("plain"),
-    Variant("tls-edge", tls_edge=True),
-    Variant("tls-link", tls_link=True),
-    Variant("frames", frames=True),
-    Variant("hostport", hostport=True),
-    Variant("split", split=True),
-    Variant("extras", extras=True),
-    Variant("all", tls_edge=True, tls_link=True, frames=True, hostport=True, split=True, extras=True),
-]
-ROUTERS = ("edge-c", "site-c", "site-s", "edge-s")  # consumer edge ... server edge
-SITE_ID = "00000000-0000-4000-8000-00000000beef"
-
-
-# -- hand-written configs ------------------------------------------------------------------------
-
-def _profile(name: str) -> dict:
-    folder = f"/bench/certs/{name}"
-    return {"name": "internal", "certFile": f"{folder}/tls.crt", "privateKeyFile": f"{folder}/tls.key",
-            "caCertFile": f"{folder}/ca.crt"}
-
-
-def _tls_listener() -> dict:
-    return {"sslProfile": "internal", "saslMechanisms": "EXTERNAL", "authenticatePeer": True}
-
-
-def _frames(v: Variant) -> dict:
-    return {"maxFrameSize": 16384, "maxSessionFrames": 640} if v.frames else {}
-
-
-def router_config(v: Variant, role: str, server_ip: str, link_port: int) -> list:
-    """The entities of one router of the chain."""
-    interior = role.startswith("site")
-    router = {"id": f"{v.name}-{role}", "mode": "interior" if interior else "edge", "helloMaxAgeSeconds": "3"}
-    if v.extras:
-        router["metadata"] = json.dumps({"id": SITE_ID, "version": "1.5.5", "platform": "podman"},
-                                        separators=(",", ":"))
-    entities: list = [["router", router]]
-    needs_tls = (v.tls_edge or (interior and (v.tls_link or v.extras)))
-    if needs_tls:
-        entities.append(["sslProfile", _profile(role)])
-    entities.append(["listener", {"name": "amqp", "host": "localhost" if interior else "127.0.0.1", "port": 5672}])
-    if interior:
-        if v.extras:
-            entities += [
-                ["listener", {"name": "@9090", "role": "normal", "port": 9090, "http": True,
-                              "httpRootDir": "disabled", "healthz": True, "metrics": True}],
-                ["listener", {"name": "amqps", "port": 5671, **_tls_listener()}],
-                ["address", {"prefix": "mc", "distribution": "multicast"}],
-            ]
-        entities.append(["listener", {"name": "interior-listener", "role": "inter-router", "port": 55671,
-                                      **(_tls_listener() if v.tls_link else {}), **_frames(v)}])
-        entities.append(["listener", {"name": "edge-listener", "role": "edge", "port": 45671,
-                                      **(_tls_listener() if v.tls_edge else {}), **_frames(v)}])
-        if role == "site-c":
-            host, port = ("host.containers.internal", link_port) if v.hostport else ("site-s", 55671)
-            link = {"name": "link1", "role": "inter-router", "host": host, "port": str(port), "cost": 1}
-            if v.tls_link:
-                link.update({"verifyHostname": True, "sslProfile": "internal"})
-            entities.append(["connector", {**link, **_frames(v)}])
-        return entities
-    uplink = {"name": "uplink", "role": "edge", "host": "site-c" if role == "edge-c" else "site-s",
-              "port": "45671", **({"sslProfile": "internal"} if v.tls_edge else {})}
-    entities.append(["connector", uplink])
-    site_id = {"siteId": SITE_ID} if v.extras else {}
-    if role == "edge-c" or v.extras:  # 1.5 gives a service's listeners to every site's container
-        entities += [["tcpListener", {"name": f"{SERVICE}:{p}", "port": str(p), "address": f"{SERVICE}:{p}",
-                                      **site_id}] for p in (IPERF, ECHO)]
-    if role == "edge-s":
-        extra = {"siteId": f"{SITE_ID}-{SERVICE}", "verifyHostname": False} if v.extras else {}
-        entities += [["tcpConnector", {"name": f"{SERVICE}@{server_ip}:{p}:{p}", "host": server_ip, "port": str(p),
-                                       "address": f"{SERVICE}:{p}", **extra}] for p in (IPERF, ECHO)]
-    return entities
-
-
-def write_certs(ws: Workspace) -> None:
-    """One CA; a credential per router role, valid for its name and host.containers.internal."""
-    from skupper_podman import pki  # the product's key type and size, so TLS costs the same
-
-    ca = pki.new_ca("bench-ca")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        creds = dict(zip(ROUTERS, pool.map(
-            lambda role: pki.issue(ca, role, [role, "host.containers.internal"]), ROUTERS)))
-    for role, cred in creds.items():
-        for file, data in cred.files().items():
-            ws.write(f"certs/{role}/{file}", data)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -176,10 +75,7 @@ class Bench:
     def setup(self, variants: list[Variant]) -> None:
         ws = self.ws
         start = time.perf_counter()
-        net_c, subnet_c, gw_c = ws.network("c")
-        net_s, subnet_s, _ = ws.network("s")
-        ip_c = ipaddress.ip_network(subnet_c).network_address
-        ip_s = ipaddress.ip_network(subnet_s).network_address
+        net_c, net_s = Net.create(ws, "c"), Net.create(ws, "s")
         ws.write("client.py", (BENCH_DIR / "dataplane_client.py").read_text())
         ws.write("server.py", (BENCH_DIR / "dataplane_server.py").read_text())
         if any(v.tls_edge or v.tls_link or v.extras for v in variants):
@@ -188,19 +84,19 @@ class Bench:
         west_net = ""
         if not self.args.no_ours:
             west_net = self.setup_sites()
-        server_c, server_s = str(ip_c + 10), str(ip_s + 10)
-        server_args = ["--network", f"{net_c}:ip={server_c}", "--network", f"{net_s}:ip={server_s}"]
+        server_c, server_s = net_c.ip(10), net_s.ip(10)
+        server_args = ["--network", f"{net_c.name}:ip={server_c}", "--network", f"{net_s.name}:ip={server_s}"]
         if west_net:
             server_args += ["--network", west_net]
         ws.run("server", *server_args, TOOLS_IMAGE, "sh", "-c",
                f"iperf3 -s -p {IPERF} --rcv-timeout 10000 >/dev/null 2>&1 & "
                f"exec python3 /bench/server.py {ECHO}")
         self.targets["direct"] = server_c
-        client_args = ["--network", f"{net_c}:ip={ip_c + 11}"]
+        client_args = ["--network", f"{net_c.name}:ip={net_c.ip(11)}"]
         if west_net:
-            east = self.user.skupper  # type: ignore[union-attr]
             west_ns, east_ns = self.namespaces
-            east("service", "bind", SERVICE, "host", ip_of(ws.name("server"), west_net), "-n", west_ns)
+            self.user.skupper("service", "bind", SERVICE, "host",  # type: ignore[union-attr]
+                              ip_of(ws.name("server"), west_net), "-n", west_ns)
             east_net = f"{east_ns}-skupper"
             svc_ip = ip_of(f"{east_ns}-{SERVICE}", east_net)
             client_args += ["--network", east_net, f"--add-host={SERVICE}:{svc_ip}"]
@@ -209,31 +105,17 @@ class Bench:
 
         start = time.perf_counter()
         jobs = []
+        ports = [(SERVICE, IPERF), (SERVICE, ECHO)]
         for index, v in enumerate(variants):
-            base = 20 + index * 4
-            ips = {}
-            for offset, role in enumerate(ROUTERS):
-                server_side = role.endswith("-s")
-                if v.split and server_side:
-                    ips[role] = (net_s, str(ip_s + base + offset))
-                else:
-                    ips[role] = (net_c, str(ip_c + base + offset))
-            link_port = free_port() if v.hostport else 55671
-            hosts = [f"--add-host={role}:{ip}" for role, (_, ip) in ips.items()]
+            chain = Chain(v, net_c, net_s, first_ip=20 + index * len(ROUTERS))
             server_ip = server_s if v.split else server_c
             for role in ROUTERS:
-                ws.write(f"{v.name}/{role}.json", json.dumps(router_config(v, role, server_ip, link_port), indent=1))
-                net, ip = ips[role]
-                args = ["--network", f"{net}:ip={ip}", *hosts,
-                        "-e", f"QDROUTERD_CONF=/bench/{v.name}/{role}.json", "-e", "QDROUTERD_CONF_TYPE=json"]
-                if v.extras:
-                    args += ["-e", f"SKUPPER_SITE_ID={SITE_ID}", "-e", "APPLICATION_NAME=skupper-router"]
-                if v.hostport and role == "site-s":
-                    args += ["-p", f"{gw_c}:{link_port}:55671"]
-                jobs.append((f"{v.name}-{role}", args))
-            self.targets[v.name] = ips["edge-c"][1]
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda job: ws.run(job[0], *job[1], self.image), jobs))
+                config = router_config(v, role, server_ip=server_ip, link_port=chain.link_port,
+                                       listeners=ports if role == "edge-c" else (),
+                                       connectors=ports if role == "edge-s" else ())
+                jobs.append((f"{v.name}-{role}", chain.run_args(ws, role, config)))
+            self.targets[v.name] = chain.ip("edge-c")
+        start_all(ws, self.image, jobs)
         ws.run("client", *client_args, TOOLS_IMAGE, "sleep", "infinity")
         self.timings["hand routers"] = time.perf_counter() - start
 

@@ -6,8 +6,9 @@
     wait HOST PORT TIMEOUT
         wait until HOST:PORT echoes
     poll NAME PORT TIMEOUT
-        resolve NAME and try an echo every 20 ms until one comes back; print the wall-clock
-        time of that first answer (the host compares it with when it ran a command)
+        print a "started" line, then resolve NAME and try an echo every 20 ms until one comes
+        back; print the wall-clock time of that first answer (the host compares it with when
+        it ran a command; the container shares the host's clock)
 
 Every loop is bounded by its timeout or its count; every socket has a timeout.
 """
@@ -143,6 +144,7 @@ def main():
         print(json.dumps({"ready": True, "waited_s": time.monotonic() - start}))
     elif command == "poll":
         name, port, timeout = args[0], int(args[1]), float(args[2])
+        print(json.dumps({"started": time.time()}), flush=True)
         start = time.monotonic()
         tries = 0
         while time.monotonic() - start < timeout:
