@@ -75,7 +75,7 @@ class Bench:
     def setup(self, variants: list[Variant]) -> None:
         ws = self.ws
         start = time.perf_counter()
-        net_c, net_s = Net.create(ws, "c"), Net.create(ws, "s")
+        net_c, net_s = Net.create(ws, "c", dns=False), Net.create(ws, "s", dns=False)
         ws.write("client.py", (BENCH_DIR / "dataplane_client.py").read_text())
         ws.write("server.py", (BENCH_DIR / "dataplane_server.py").read_text())
         if any(v.tls_edge or v.tls_link or v.extras for v in variants):

@@ -45,8 +45,13 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def summary(samples: list[float]) -> str:
+    """Median, min and max in ms; samples that are NaN (timed out) are counted apart."""
+    missing = sum(1 for s in samples if s != s)
+    samples = [s for s in samples if s == s]
+    if not samples:
+        return f"no figures ({missing} timed out)"
     return (f"median {statistics.median(samples) * 1000:8.1f} ms   min {min(samples) * 1000:8.1f} ms   "
-            f"max {max(samples) * 1000:8.1f} ms   (n={len(samples)})")
+            f"max {max(samples) * 1000:8.1f} ms   (n={len(samples)})" + (f" ({missing} timed out)" if missing else ""))
 
 
 class IsolatedUser:
@@ -124,10 +129,11 @@ class Workspace:
         path.chmod(0o644)
         return path
 
-    def network(self, base: str) -> tuple[str, str, str]:
-        """Create a network; its name, subnet (e.g. 10.89.3.0/24) and gateway."""
+    def network(self, base: str, dns: bool = True) -> tuple[str, str, str]:
+        """Create a network; its name, subnet (e.g. 10.89.3.0/24) and gateway. Without ``dns``
+        aardvark-dns serves nothing on it (removing containers cannot make it stall)."""
         name = self.name(base)
-        podman("network", "create", *self.labels, name)
+        podman("network", "create", *self.labels, *([] if dns else ["--disable-dns"]), name)
         subnet = json.loads(podman("network", "inspect", name))[0]["subnets"][0]
         return name, subnet["subnet"], subnet["gateway"]
 

@@ -158,8 +158,8 @@ class Net:
     gateway: str
 
     @classmethod
-    def create(cls, ws: Workspace, base: str) -> "Net":
-        name, subnet, gateway = ws.network(base)
+    def create(cls, ws: Workspace, base: str, dns: bool = True) -> "Net":
+        name, subnet, gateway = ws.network(base, dns)
         return cls(name, ipaddress.ip_network(subnet), gateway)
 
     def ip(self, offset: int) -> str:
