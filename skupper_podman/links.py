@@ -35,6 +35,8 @@ from .tokens import (
     write_token,
 )
 
+# How long link delete waits for a router that crashed on the connector's removal to restart.
+ROUTER_RECOVERY_TIMEOUT = 60.0
 _LINK_NAME = re.compile(r"^link([0-9]+)$")
 _VALID_LINK_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 
@@ -181,9 +183,9 @@ class Links:
                 attrs = dict(attrs)
                 ename = attrs.pop("name")
                 client.create(etype, ename, attrs)
-                undo.add(lambda t=etype, n=ename: self._delete_live(t, n))
+                undo.add(lambda t=etype, n=ename: self._delete_entity(t, n))
 
-    def _delete_live(self, etype: str, name: str) -> None:
+    def _delete_entity(self, etype: str, name: str) -> None:
         with self.site.management() as client:
             client.delete(etype, name)
 
@@ -204,16 +206,33 @@ class Links:
                 raise InputError(f'no such link "{name}"')
             raise InputError(f'"{name}" is not a valid link')
         info = self.site.get()
-        with self.site.management(info) as client:
-            for etype, ename in (("connector", name), ("sslProfile", f"{name}-profile")):
-                try:
-                    client.delete(etype, ename)
-                except ManagementError as err:
-                    if err.status_code != 404:
-                        raise
+        # The config goes first: router 2.5.3 can crash when a connector whose connections are
+        # failing is deleted (skupper-router #1734); restarted by its policy, it must not dial
+        # the link again.
         self._remove_from_config(name)
+        crashed = not self._delete_live(info, name)
         self.site.files.remove_tree(self.site.vol(ROUTER_CERTS), f"{name}-profile")
         self.site.podman.remove_volume(existing[name]["Name"])
+        if crashed:
+            self.site.wait_router(self.site.get(), time.monotonic() + ROUTER_RECOVERY_TIMEOUT)
+
+    def _delete_live(self, info: SiteInfo, name: str) -> bool:
+        """Delete the link's connector and sslProfile from the running router.
+
+        Returns False when the router went away meanwhile (the 2.5.3 crash): the persisted
+        config no longer has the link, so the restarted router comes back without it.
+        """
+        try:
+            with self.site.management(info) as client:
+                for etype, ename in (("connector", name), ("sslProfile", f"{name}-profile")):
+                    try:
+                        client.delete(etype, ename)
+                    except ManagementError as err:
+                        if err.status_code != 404:
+                            raise
+        except RouterUnavailable:
+            return False
+        return True
 
     # -- link status -----------------------------------------------------------------------
     def status(self, name: str | None = None, wait: float = 0.0,

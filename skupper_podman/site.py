@@ -224,7 +224,7 @@ class Site:
             undo.add(lambda: self.podman.remove_container(spec.name))
             info = self.get()
             say("Waiting for the router to answer")
-            self._wait_router(info, deadline)
+            self.wait_router(info, deadline)
             messages += self._install_startup(undo)
         return InitResult(info, messages)
 
@@ -332,7 +332,8 @@ class Site:
             rootless_keep_id=self.podman.rootless,
         )
 
-    def _wait_router(self, info: SiteInfo, deadline: float) -> None:
+    def wait_router(self, info: SiteInfo, deadline: float) -> None:
+        """Wait until the site router answers management, or raise RouterUnavailable."""
         with self.management(info) as client:
             client.wait_ready(max(0.1, deadline - time.monotonic()))
 
@@ -357,7 +358,7 @@ class Site:
         self.files.write_all(self.vol("skupper-site-server"), server.files())
         self.podman.restart_container(self.layout.router_container)
         info = self.get()
-        self._wait_router(info, time.monotonic() + timeout)
+        self.wait_router(info, time.monotonic() + timeout)
         return info
 
     # -- delete ----------------------------------------------------------------------------

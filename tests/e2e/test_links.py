@@ -206,3 +206,55 @@ def test_token_create_refusals(site_env, tmp_path):
                                   "ingress hosts: [skupper-router host.containers.internal]")
     help_text = site_env.skupper("token", "create", "--help").stdout
     assert "access to the service network" in " ".join(help_text.split())
+
+
+def test_deleting_failing_links_converges(site_env, two_sites, tmp_path):
+    """Router 2.5.3 can crash when a connector whose connections fail is deleted (#1734). Links
+    that fail their TLS handshake (the token's CA was revoked) are deleted a few seconds after
+    creation, several times: each delete succeeds, the link is gone from the live router and the
+    persisted config, and the router answers afterwards whether it crashed or not."""
+    west, east = two_sites
+    token = tmp_path / "revoked.token"
+    assert site_env.skupper("token", "create", str(token), namespace=west).returncode == 0
+    assert site_env.skupper("revoke-access", namespace=west).returncode == 0
+    router = f"{east}-skupper-router"
+    for _ in range(3):
+        out = site_env.skupper("link", "create", str(token), "--name", "doomed", namespace=east)
+        assert out.returncode == 0, out.stderr
+        failing = _wait_for(lambda: "not connected" in site_env.skupper(
+            "link", "status", "doomed", namespace=east).stdout, timeout=15)
+        assert failing
+        out = site_env.skupper("link", "delete", "doomed", namespace=east)
+        assert out.returncode == 0, out.stdout + out.stderr
+        status = site_env.skupper("link", "status", namespace=east)
+        assert status.returncode == 0, status.stderr
+        assert "There are no links configured or connected" in status.stdout
+    from skupper_podman import Site
+
+    site = Site.open(east)
+    config = site.files.read(site.vol("skupper-internal"), "skrouterd.json").decode()
+    assert "doomed" not in config
+    with site.management() as client:
+        assert "doomed" not in {c["name"] for c in client.query("connector", ["name"])}
+    assert podman_cli("inspect", "-f", "{{.State.Status}}", router).stdout.strip() == "running"
+
+
+def test_router_reads_its_keys_and_nobody_else_does(site_env, two_sites, tmp_path):
+    """Every key the router mounts (site credentials and a link's profile written after start)
+    belongs to the uid the router runs as and is 0600: the router reads it, another uid cannot."""
+    west, east = two_sites
+    token = tmp_path / "t.yaml"
+    assert site_env.skupper("token", "create", str(token), namespace=west).returncode == 0
+    assert site_env.skupper("link", "create", str(token), namespace=east).returncode == 0
+    router = f"{east}-skupper-router"
+    user = podman_cli("exec", router, "id", "-u").stdout.strip()
+    keys = podman_cli("exec", router, "find", "/etc/skupper-router-certs", "-name", "tls.key").stdout.split()
+    assert "/etc/skupper-router-certs/link1-profile/tls.key" in keys
+    assert "/etc/skupper-router-certs/skupper-internal/tls.key" in keys
+    for key in keys:
+        owner_mode = podman_cli("exec", router, "stat", "-c", "%u %a", key).stdout.split()
+        assert owner_mode == [user, "600"], key
+        assert podman_cli("exec", router, "cat", key).returncode == 0
+        assert podman_cli("exec", "--user", "4242", router, "cat", key, check=False).returncode != 0
+    out = site_env.skupper("link", "status", "link1", "--wait", "30", namespace=east)
+    assert "is connected" in out.stdout, out.stdout + out.stderr

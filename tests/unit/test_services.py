@@ -318,12 +318,30 @@ class FakePodman:
         self.root = root
         self.ctrs: dict[str, dict] = {}
         self.specs: dict[str, object] = {}
+        self.labels: dict[str, dict[str, str]] = {}  # volumes created through create_volume
         self.fail_start = False
 
-    def volume(self, name: str) -> dict:
+    def volume(self, name: str) -> dict | None:
+        """The site's own ``skupper-*`` volumes exist (init made them); others once created."""
+        if name not in self.labels and "-skupper-" not in f"-{name}":
+            return None
         path = self.root / name
         path.mkdir(parents=True, exist_ok=True)
-        return {"Name": name, "Mountpoint": str(path), "Labels": {"application": "skupper"}}
+        return {"Name": name, "Mountpoint": str(path), "Labels": self.labels.get(name, {"application": "skupper"})}
+
+    def volumes(self, label_filter: str) -> list[dict]:
+        key, _, value = label_filter.partition("=")
+        return [v for n, labels in self.labels.items() if labels.get(key) == value and (v := self.volume(n))]
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> dict:
+        self.labels[name] = {**labels, "application": "skupper"}
+        return self.volume(name)
+
+    def remove_volume(self, name: str) -> None:
+        import shutil
+
+        self.labels.pop(name, None)
+        shutil.rmtree(self.root / name, ignore_errors=True)
 
     def container(self, name: str) -> dict | None:
         return self.ctrs.get(name)

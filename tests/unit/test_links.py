@@ -1,0 +1,74 @@
+"""Links without Podman: create and delete against a fake Podman and a management responder."""
+from __future__ import annotations
+
+import pytest
+
+from skupper_podman import pki
+from skupper_podman.links import Links
+from skupper_podman.router.config import RouterConfig
+from skupper_podman.site import CONFIG_FILE, INTERNAL, ROUTER_CERTS
+from skupper_podman.tokens import cert_token, write_token
+from tests.unit.test_services import FakeSite, responder, service_ca  # noqa: F401 - fixtures
+
+REMOTE_SITE_ID = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+@pytest.fixture
+def site(tmp_path, service_ca, responder) -> FakeSite:  # noqa: F811 - fixture parameters
+    return FakeSite(tmp_path, service_ca, responder.url)
+
+
+@pytest.fixture
+def token(tmp_path):
+    remote_ca = pki.new_ca("skupper-site-ca")
+    return write_token(cert_token("skupper", remote_ca, REMOTE_SITE_ID, "west.example", 55671, 45671),
+                       tmp_path / "west.token")
+
+
+def _config(site: FakeSite) -> RouterConfig:
+    return RouterConfig.parse(site.files.read(site.vol(INTERNAL), CONFIG_FILE).decode())
+
+
+def _live(responder, entity_type: str) -> set[str]:  # noqa: F811
+    return set(responder.table.get(f"io.skupper.router.{entity_type}", {}))
+
+
+def test_create_adds_the_link_live_and_to_the_config(site, responder, token):  # noqa: F811
+    created = Links(site).create(token, cost=3)
+
+    assert (created.name, created.host, created.port, created.cost) == ("link1", "west.example", "55671", 3)
+    assert _live(responder, "connector") == {"link1"} and _live(responder, "sslProfile") == {"link1-profile"}
+    assert _config(site).get("connector", "link1")["cost"] == 3
+    assert (site.files.path(site.vol(ROUTER_CERTS)) / "link1-profile" / "tls.key").is_file()
+
+
+def test_delete_converges_when_the_router_dies_on_the_connector_delete(site, responder, token):  # noqa: F811
+    """Router 2.5.3 can crash on the connector's DELETE (#1734): the request is never answered.
+    The link must be gone from the persisted config (so the restarted router does not dial it),
+    its certificates and volume removed, and delete waits for the router to come back."""
+    links = Links(site)
+    links.create(token)
+    responder.behaviour.silent = True  # accepts the DELETE and never answers: the router died
+    waited: list[float] = []
+    site.wait_router = lambda info, deadline: waited.append(deadline)  # the restart boundary
+
+    links.delete("link1")
+
+    assert waited, "delete must wait for the crashed router to come back"
+    config = _config(site)
+    assert config.get("connector", "link1") is None and config.get("sslProfile", "link1-profile") is None
+    assert not (site.files.path(site.vol(ROUTER_CERTS)) / "link1-profile").exists()
+    assert site.podman.volumes(site.layout.label_filter) == []
+
+
+def test_delete_of_a_link_the_router_already_lost_is_quiet(site, responder, token):  # noqa: F811
+    links = Links(site)
+    links.create(token)
+    responder.table["io.skupper.router.connector"].clear()  # e.g. the router restarted meanwhile
+    waited: list[float] = []
+    site.wait_router = lambda info, deadline: waited.append(deadline)
+
+    links.delete("link1")
+
+    assert not waited and _live(responder, "sslProfile") == set()
+    assert _config(site).get("connector", "link1") is None
