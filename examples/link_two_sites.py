@@ -8,9 +8,10 @@ from __future__ import annotations
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from skupper_podman import InitOptions, Links, Site, SkupperError, site_status
+from skupper_podman import InitOptions, Links, Site, SiteStatus, SkupperError, site_status
 
 
 def free_port() -> int:
@@ -26,6 +27,15 @@ def make_site(namespace: str) -> Site:
     return site
 
 
+def wait_for_peers(site: Site, peers: int, timeout: float) -> SiteStatus:
+    """The site's status once its router knows ``peers`` other sites (routes take a moment
+    to spread after a link connects), or the last status when ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while (status := site_status(site)).total_sites < peers and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return status
+
+
 def main(west_ns: str = "example-west", east_ns: str = "example-east") -> int:
     west = east = None
     try:
@@ -37,7 +47,7 @@ def main(west_ns: str = "example-west", east_ns: str = "example-east") -> int:
         print(f"{east_ns} -> {west_ns}: link {link.name} cost {state.cost} "
               f"{'connected' if state.connected else 'NOT connected: ' + state.description}")
         for site in (west, east):
-            status = site_status(site)
+            status = wait_for_peers(site, 1, timeout=30)
             print(f"{status.site_name}: connected to {status.total_sites} other site(s)")
         return 0 if state.connected else 1
     except SkupperError as err:
