@@ -29,7 +29,7 @@ round trips (64 bytes) from a client container to a server container through
 Rounds run every path once, in a rotating order; figures are medians over rounds, and ratios
 are medians of per-round ratios (both paths measured within seconds of each other).
 
-Usage: .venv/bin/python bench/bench_dataplane.py [--rounds 4] [--seconds 2]
+Usage: .venv/bin/python bench/bench_dataplane.py [--rounds 5] [--seconds 2]
            [--variants plain,tls-edge,...] [--no-ours]
 Env: QDROUTERD_IMAGE (via scripts/router-image.sh), BENCH_TOOLS_IMAGE (default acc-tools:1).
 Everything created carries the labels skupper-podman.io/bench=1 and
@@ -56,7 +56,7 @@ from hand_chain import VARIANTS, ROUTERS, Chain, Net, Variant, router_config, st
 
 ECHO, IPERF = 9000, 5201
 SERVICE = "benchsvc"
-N_RTT, N_CONNECT = 1000, 200
+N_RTT, N_CONNECT = 500, 100
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def report(rows: list[dict], paths: list[str], image: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=2, help="iperf3 seconds per measurement")
     parser.add_argument("--variants", default=",".join(v.name for v in VARIANTS),
                         help="hand-written variants to run (comma-separated)")
