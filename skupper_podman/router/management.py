@@ -31,6 +31,12 @@ LOCAL_AGENT = "$management"
 DEFAULT_SERVER_NAME = "skupper-router-local"
 DEFAULT_TIMEOUT = 5.0
 QUERY_PAGE_SIZE = 500
+# Entity types the router's C core agent answers (skupper-router 2.5.3,
+# src/router_core/management_agent.c); it pages QUERY results by offset/count and echoes any
+# correlation id. Every other type goes to the embedded Python agent.
+CORE_AGENT_TYPES = frozenset({"router", "router.address", "router.link", "router.config.address",
+                              "router.config.autoLink", "connection", "tcpConnection",
+                              "httpRequestInfo"})
 _REPLY_CREDIT = 16
 _CLOSE_TIMEOUT = 1.0
 _NOT_TAKEN = [Delivery.REJECTED, Delivery.RELEASED, Delivery.MODIFIED]
@@ -183,20 +189,24 @@ class ManagementClient:
     ) -> list[dict[str, Any]]:
         """All records of a type as dicts keyed by attribute name (all attributes when empty).
 
-        Pages through the results ``QUERY_PAGE_SIZE`` rows at a time, as the router's own
-        Python client does.
+        Types the router's C core answers are paged ``QUERY_PAGE_SIZE`` rows at a time, as
+        the router's own Python client does; the embedded Python agent answers every other
+        type and ignores ``offset``/``count`` (it always returns every row), so those are
+        asked for once.
         """
         full = full_type(entity_type)
         names = list(attribute_names)
+        what = f"QUERY {short_type(full)}"
+        paged = short_type(full) in CORE_AGENT_TYPES
         rows: list[dict[str, Any]] = []
         while True:
-            properties = {"operation": "QUERY", "entityType": full,
-                          "offset": len(rows), "count": QUERY_PAGE_SIZE}
-            body = self._request(properties, {"attributeNames": names}, node=node,
-                                 what=f"QUERY {short_type(full)}")
-            page = _query_rows(body, names, f"QUERY {short_type(full)}")
+            properties: dict[str, Any] = {"operation": "QUERY", "entityType": full}
+            if paged:
+                properties.update(offset=len(rows), count=QUERY_PAGE_SIZE)
+            body = self._request(properties, {"attributeNames": names}, node=node, what=what)
+            page = _query_rows(body, names, what)
             rows.extend(page)
-            if len(page) < QUERY_PAGE_SIZE:
+            if not paged or len(page) < QUERY_PAGE_SIZE:
                 return rows
 
     def read(

@@ -470,3 +470,32 @@ def test_lower_cost_target_preferred_with_failover(site_env, tmp_path):
     finally:
         sweep_namespace(west)
         sweep_namespace(north)
+
+
+PROBE = """
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10).close()
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+"""
+
+
+def test_service_port_opens_only_once_a_target_is_bound(site_env, linked):
+    """The router's tcpListener stays closed (connection refused, not a hang) until a connector
+    for its address exists somewhere in the network; binding a target on the other site opens it."""
+    west, east = linked
+    token = uuid.uuid4().hex
+    _ok(site_env.skupper("service", "create", "backend", "8080", namespace=east))
+
+    def probe() -> str:
+        return podman_cli("run", "--rm", "--label", f"{NAMESPACE_LABEL}={east}", "--network", f"{east}-skupper",
+                          site_env.image, "python3", "-c", PROBE, "backend", "8080").stdout.strip()
+
+    assert probe() == "refused"
+    _backend(site_env, west, "backend-target", token)
+    _ok(site_env.skupper("expose", "host", "backend-target", "--address", "backend", "--port", "8080",
+                         namespace=west))
+    assert _wait_for(lambda: probe() == "open", timeout=30)
+    assert _fetch(site_env, east, "http://backend:8080/") == token

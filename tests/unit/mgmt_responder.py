@@ -164,10 +164,11 @@ class _Handler(MessagingHandler):
             link.send(queue.pop(0)).settle()  # the real router sends replies pre-settled
 
 
-# Types the router's C core answers; it echoes any correlation id. The embedded Python agent
-# answers every other type and drops int/ulong ids (real-router-behaviour.md §5).
-_CORE_TYPES = {"router", "router.address", "router.link", "router.config.address",
-               "router.config.autoLink", "routerMetrics", "connection"}
+# Types the router's C core answers: it echoes any correlation id and pages QUERY results. The
+# embedded Python agent answers every other type, drops int/ulong ids and ignores offset/count
+# (real-router-behaviour.md §5; skupper-router 2.5.3 management_agent.c and agent.py).
+_CORE_TYPES = {"router", "router.address", "router.link", "router.config.address", "router.config.autoLink",
+               "connection", "tcpConnection", "httpRequestInfo"}
 
 
 def _echoed_id(request: Request) -> Any:
@@ -290,8 +291,9 @@ class MgmtResponder:
     def _query(records: dict[str, dict[str, Any]], props: dict[str, Any], body: dict) -> tuple:
         rows = list(records.values())
         names = list(body.get("attributeNames") or (sorted(rows[0]) if rows else []))
-        offset = int(props.get("offset") or 0)
-        count = props.get("count")
+        paged = str(props.get("entityType") or props.get("type") or "").removeprefix(PREFIX) in _CORE_TYPES
+        offset = int(props.get("offset") or 0) if paged else 0
+        count = props.get("count") if paged else None
         selected = rows[offset:] if count is None else rows[offset:offset + int(count)]
         results = [[row.get(n) for n in names] for row in selected]
         return 200, "OK", {"attributeNames": names, "results": results}

@@ -182,8 +182,8 @@ def test_query_maps_rows_onto_attribute_names(responder, client):
     assert rows == [{"name": "link1", "port": "55671", "cost": 1},
                     {"name": "link2", "port": "45671", "cost": 5}]
     request = responder.requests[-1]
-    assert request.properties == {"operation": "QUERY", "entityType": "io.skupper.router.connector",
-                                  "offset": 0, "count": QUERY_PAGE_SIZE}
+    # connector is answered by the router's Python agent, which ignores offset/count
+    assert request.properties == {"operation": "QUERY", "entityType": "io.skupper.router.connector"}
     assert request.body == {"attributeNames": ["name", "port", "cost"]}
     assert request.link_target == "$management" and request.to is None
     assert request.reply_to.startswith("reply-")
@@ -218,6 +218,17 @@ def test_query_of_exactly_one_page_asks_once_more(responder, client):
 
     assert len(client.query("router.address", ["name"])) == 500
     assert [r.properties["offset"] for r in responder.requests] == [0, 500]
+
+
+def test_python_agent_types_are_asked_once_however_many_rows(responder, client):
+    # the real Python agent returns every row and ignores offset: paging it would never end
+    for i in range(1203):
+        responder.add("tcpConnector", f"tc-{i:04}", port=str(i))
+
+    rows = client.query("tcpConnector", ["name", "port"])
+
+    assert [r["name"] for r in rows] == [f"tc-{i:04}" for i in range(1203)]
+    assert len(responder.requests) == 1 and "offset" not in responder.requests[0].properties
 
 
 def test_read_by_name_and_identity(responder, client):
