@@ -6,7 +6,7 @@
 #   2. the upstream image quay.io/skupper/skupper-router:2.5.3, if present or pullable;
 #   3. the real router built from source with ../shared/tools/build-real-router, when that
 #      tool exists (building takes about a minute, and only once: it is a no-op when the
-#      image exists);
+#      image exists), together with localhost/acc-tools:1 for the benches;
 #   4. the router test double (tests/router_double), built offline.
 #
 #   router-image.sh            decide, building what is needed (needs root to build)
@@ -56,7 +56,8 @@ choose() {
   fi
   if [ -x "$REAL_BUILDER" ]; then
     log "$UPSTREAM cannot be pulled; building the real router from source with $REAL_BUILDER"
-    "$REAL_BUILDER" | tail -n 1
+    # --tools: also the small tools image (iperf3, curl, python3) the benches run clients in
+    "$REAL_BUILDER" --tools | tail -n 1
     return
   fi
   log "$UPSTREAM cannot be pulled and $REAL_BUILDER is absent: using the router test double"
