@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from skupper_podman.errors import (
     InputError,
     ManagementError,
     NotInitialized,
@@ -26,13 +26,15 @@ from .errors import (
 )
 
 _LAZY = {
-    "LinkCreated": "links", "LinkReport": "links", "Links": "links", "LinkState": "links",
-    "ServiceDefinition": "services", "Services": "services", "ServiceStatus": "services",
-    "ServiceStore": "services",
-    "InitResult": "site", "Site": "site", "SiteInfo": "site",
-    "InitOptions": "site_options",
-    "SiteStatus": "status", "VersionInfo": "status", "site_status": "status", "version_info": "status",
-    "SystemdManager": "systemd",
+    "LinkCreated": "links.operations", "LinkReport": "links.operations", "Links": "links.operations",
+    "LinkState": "links.operations",
+    "ServiceDefinition": "services.model", "Services": "services.operations",
+    "ServiceStatus": "services.operations", "ServiceStore": "services.store",
+    "InitResult": "site.lifecycle", "Site": "site.lifecycle", "SiteInfo": "site.lifecycle",
+    "InitOptions": "site.options",
+    "SiteStatus": "site.status", "VersionInfo": "site.status", "site_status": "site.status",
+    "version_info": "site.status",
+    "SystemdManager": "systemd.units",
 }
 
 __all__ = sorted([
@@ -55,9 +57,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs
-    from .links import LinkCreated, LinkReport, Links, LinkState
-    from .services import ServiceDefinition, Services, ServiceStatus, ServiceStore
-    from .site import InitResult, Site, SiteInfo
-    from .site_options import InitOptions
-    from .status import SiteStatus, VersionInfo, site_status, version_info
-    from .systemd import SystemdManager
+    from skupper_podman.links.operations import LinkCreated, LinkReport, Links, LinkState
+    from skupper_podman.services.model import ServiceDefinition
+    from skupper_podman.services.operations import Services, ServiceStatus
+    from skupper_podman.services.store import ServiceStore
+    from skupper_podman.site.lifecycle import InitResult, Site, SiteInfo
+    from skupper_podman.site.options import InitOptions
+    from skupper_podman.site.status import SiteStatus, VersionInfo, site_status, version_info
+    from skupper_podman.systemd.units import SystemdManager

@@ -1,4 +1,4 @@
 """``python -m skupper_podman`` runs the CLI."""
-from .cli import main
+from skupper_podman.cli import main
 
 main()

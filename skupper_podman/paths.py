@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from skupper_podman.errors import InputError
 
 DEFAULT_NAMESPACE = "default"
 APP_LABEL = "application"

@@ -29,7 +29,7 @@ from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 from skupper_podman import pki
-from skupper_podman.tokens import (
+from skupper_podman.links.tokens import (
     CLAIM_URL,
     GENERATED_BY,
     SITE_VERSION,

@@ -2,6 +2,6 @@
 
 
 def main() -> None:
-    from .app import run
+    from skupper_podman.cli.app import run
 
     run()

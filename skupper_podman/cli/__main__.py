@@ -1,4 +1,4 @@
 """``python -m skupper_podman.cli`` runs the CLI."""
-from . import main
+from skupper_podman.cli import main
 
 main()

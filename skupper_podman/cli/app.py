@@ -6,9 +6,9 @@ import sys
 
 import typer
 
-from .. import platform
-from ..errors import PlatformError, SkupperError
-from .output import fail
+from skupper_podman.cli import platform
+from skupper_podman.errors import PlatformError, SkupperError
+from skupper_podman.cli.output import fail
 
 app = typer.Typer(
     name="skupper",
@@ -21,7 +21,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import link_commands, service_commands, site_commands  # noqa: F401 - they register commands on ``app``
+    from skupper_podman.cli import link_commands, service_commands, site_commands  # noqa: F401 - they register commands on ``app``
 
 
 def run(argv: list[str] | None = None) -> None:

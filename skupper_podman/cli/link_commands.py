@@ -5,11 +5,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import NotInitialized, SkupperError
-from ..links import LinkReport, Links
-from .app import app, handle
-from .output import OutputFormat, emit, fail, progress, table
-from .site_commands import Namespace, Output, not_enabled, open_site
+from skupper_podman.errors import NotInitialized, SkupperError
+from skupper_podman.links.operations import LinkReport, Links
+from skupper_podman.cli.app import app, handle
+from skupper_podman.cli.output import OutputFormat, emit, fail, progress, table
+from skupper_podman.cli.site_commands import Namespace, Output, not_enabled, open_site
 
 token_app = typer.Typer(help="Create tokens that let other sites link to this one.", no_args_is_help=True,
                         rich_markup_mode=None)

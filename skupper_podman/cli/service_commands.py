@@ -5,19 +5,18 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import InputError, SkupperError
-from ..services import (
-    ServiceStatus,
-    Services,
+from skupper_podman.errors import InputError, SkupperError
+from skupper_podman.services.model import (
     parse_labels,
     parse_port,
     parse_service_args,
     split_list,
     validate_host,
 )
-from .app import app, handle
-from .output import OutputFormat, emit, fail, progress
-from .site_commands import Namespace, Output, not_enabled, open_site
+from skupper_podman.services.operations import Services, ServiceStatus
+from skupper_podman.cli.app import app, handle
+from skupper_podman.cli.output import OutputFormat, emit, fail, progress
+from skupper_podman.cli.site_commands import Namespace, Output, not_enabled, open_site
 
 service_app = typer.Typer(help="Create and manage the services of this site.", no_args_is_help=True,
                           rich_markup_mode=None)

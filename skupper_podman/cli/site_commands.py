@@ -5,15 +5,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import platform
-from ..errors import NotInitialized, PodmanUnavailable, SiteExists, SkupperError
-from ..paths import username
-from ..site import Site
-from ..site_options import InitOptions
-from ..status import SiteStatus, site_status, version_info
-from ..systemd import SystemdManager
-from .app import app, handle
-from .output import OutputFormat, emit, fail, progress, table
+from skupper_podman.cli import platform
+from skupper_podman.errors import NotInitialized, PodmanUnavailable, SiteExists, SkupperError
+from skupper_podman.paths import username
+from skupper_podman.site.lifecycle import Site
+from skupper_podman.site.options import InitOptions
+from skupper_podman.site.status import SiteStatus, site_status, version_info
+from skupper_podman.systemd.units import SystemdManager
+from skupper_podman.cli.app import app, handle
+from skupper_podman.cli.output import OutputFormat, emit, fail, progress, table
 
 Namespace = Annotated[
     str, typer.Option("--namespace", "-n", help="Site namespace: several sites can live side by side.")
@@ -165,7 +165,7 @@ def parse_duration(text: str) -> float:
     """``120``, ``90s``, ``2m``, ``1m30s`` → seconds."""
     import re
 
-    from ..errors import InputError
+    from skupper_podman.errors import InputError
 
     value = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", value):

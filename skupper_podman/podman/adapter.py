@@ -14,9 +14,9 @@ from typing import Any
 from podman import PodmanClient
 from podman.errors import APIError, ImageNotFound, NotFound
 
-from ..errors import ImageUnavailable, PodmanError, PodmanUnavailable, ResourceConflict
-from ..paths import APP_LABEL, APP_VALUE
-from .endpoint import Endpoint
+from skupper_podman.errors import ImageUnavailable, PodmanError, PodmanUnavailable, ResourceConflict
+from skupper_podman.paths import APP_LABEL, APP_VALUE
+from skupper_podman.podman.endpoint import Endpoint
 
 API_TIMEOUT = 120
 

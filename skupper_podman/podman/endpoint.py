@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from ..errors import InputError
-from ..paths import is_root, runtime_dir
+from skupper_podman.errors import InputError
+from skupper_podman.paths import is_root, runtime_dir
 
 ROOT_SOCKET = "/run/podman/podman.sock"
 

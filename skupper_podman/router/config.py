@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..errors import InputError
-from ..resources import jinja_env
-from ..versions import SKUPPER_COMPAT_VERSION
-from .logging_spec import LogEntry
+from skupper_podman.errors import InputError
+from skupper_podman.resources import jinja_env
+from skupper_podman.versions import SKUPPER_COMPAT_VERSION
+from skupper_podman.router.logging_spec import LogEntry
 
 Attributes = dict[str, Any]
 Entity = tuple[str, Attributes]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import InputError
+from skupper_podman.errors import InputError
 
 DEFAULT_MODULE = "DEFAULT"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from skupper_podman import Links, Site
-from skupper_podman.claims import redeem
+from skupper_podman.links.claims import redeem
 from skupper_podman.paths import METADATA_LABEL
 from skupper_podman.router.config import RouterConfig
-from skupper_podman.site import CONFIG_FILE, INTERNAL, ROUTER_CERTS
-from skupper_podman.tokens import read_token
+from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS
+from skupper_podman.links.tokens import read_token
 from tests.claims_server import ClaimsServer
 from tests.conftest import init_site, labelled, podman_cli, sweep_namespace
 

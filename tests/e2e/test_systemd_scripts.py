@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from skupper_podman.paths import SiteLayout
-from skupper_podman.systemd import write_scripts
+from skupper_podman.systemd.units import write_scripts
 
 pytestmark = pytest.mark.e2e
 

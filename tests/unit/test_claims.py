@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from skupper_podman import pki
-from skupper_podman.claims import redeem
+from skupper_podman.links.claims import redeem
 from skupper_podman.errors import InputError
-from skupper_podman.tokens import cert_token, read_token, verify_token
+from skupper_podman.links.tokens import cert_token, read_token, verify_token
 from tests.claims_server import ClaimsServer
 
 SITE_ID = "0b8f4a52-6a3e-4f0e-9d57-0d5c1d1e2f3a"

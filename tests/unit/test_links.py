@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from skupper_podman import pki
-from skupper_podman.links import Links
+from skupper_podman.links.operations import Links
 from skupper_podman.router.config import RouterConfig
-from skupper_podman.site import CONFIG_FILE, INTERNAL, ROUTER_CERTS
-from skupper_podman.tokens import cert_token, write_token
+from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS
+from skupper_podman.links.tokens import cert_token, write_token
 from tests.unit.test_services import FakeSite, responder, service_ca  # noqa: F401 - fixtures
 
 REMOTE_SITE_ID = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"

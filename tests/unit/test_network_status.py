@@ -1,7 +1,7 @@
 """Skupper 1.5's site counting over router records."""
 from __future__ import annotations
 
-from skupper_podman.network_status import EDGE_WARNING, RouterRecord, count_sites
+from skupper_podman.network.topology import EDGE_WARNING, RouterRecord, count_sites
 
 
 def r(rid, site, to=(), edge=False):

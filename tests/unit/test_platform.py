@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from skupper_podman import platform
+from skupper_podman.cli import platform
 from skupper_podman.errors import PlatformError
 
 

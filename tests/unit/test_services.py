@@ -19,11 +19,8 @@ from skupper_podman.paths import SiteLayout
 from skupper_podman.router.config import RouterConfig, ServiceTarget, site_config
 from skupper_podman.router.logging_spec import parse_router_logging
 from skupper_podman.router.management import ManagementClient
-from skupper_podman.services import (
+from skupper_podman.services.model import (
     ServiceDefinition,
-    Services,
-    ServiceStatus,
-    ServiceStore,
     host_port_mapping,
     parse_labels,
     parse_port,
@@ -33,7 +30,9 @@ from skupper_podman.services import (
     validate_address,
     validate_host,
 )
-from skupper_podman.site import CONFIG_FILE, INTERNAL, ROUTER_CERTS, SERVICES, SERVICES_FILE, Site, SiteInfo
+from skupper_podman.services.operations import Services, ServiceStatus
+from skupper_podman.services.store import ServiceStore
+from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS, SERVICES, SERVICES_FILE, Site, SiteInfo
 from tests.unit.mgmt_responder import MgmtResponder, free_port
 
 SITE_ID = "5c3b8f2e-1d2a-4c1b-9e0f-7a6b5c4d3e2f"

@@ -6,7 +6,7 @@ import pytest
 from skupper_podman.cli.site_commands import parse_duration
 from skupper_podman.errors import InputError
 from skupper_podman.rollback import Rollback
-from skupper_podman.site_options import InitOptions, default_site_name
+from skupper_podman.site.options import InitOptions, default_site_name
 
 
 def test_defaults_are_valid():

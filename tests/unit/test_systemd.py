@@ -12,7 +12,7 @@ import pytest
 
 from skupper_podman.errors import SystemdError
 from skupper_podman.paths import SiteLayout
-from skupper_podman.systemd import (
+from skupper_podman.systemd.units import (
     NOT_ENABLED,
     CommandResult,
     SubprocessRunner,

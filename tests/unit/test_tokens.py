@@ -10,7 +10,7 @@ import yaml
 
 from skupper_podman import pki
 from skupper_podman.errors import InputError
-from skupper_podman.tokens import (
+from skupper_podman.links.tokens import (
     cert_token,
     parse_token,
     read_token,

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from .errors import SystemdError
-from .paths import (
+from skupper_podman.errors import SystemdError
+from skupper_podman.paths import (
     APP_LABEL, APP_VALUE, NAMESPACE_LABEL, SiteLayout, config_home, is_root, runtime_dir, username,
 )
-from .resources import jinja_env
+from skupper_podman.resources import jinja_env
 
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 LINGER_DIR = Path("/var/lib/systemd/linger")

@@ -5,9 +5,9 @@ import http.client
 import ssl
 from urllib.parse import urlencode, urlparse
 
-from .errors import InputError
-from .tokens import CLAIM_URL, CONNECTION_TOKEN, TYPE_LABEL, Token, parse_token
-from .versions import SKUPPER_COMPAT_VERSION
+from skupper_podman.errors import InputError
+from skupper_podman.links.tokens import CLAIM_URL, CONNECTION_TOKEN, TYPE_LABEL, Token, parse_token
+from skupper_podman.versions import SKUPPER_COMPAT_VERSION
 
 REDEEM_TIMEOUT = 30.0
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .errors import RouterUnavailable
-from .network_status import SiteCounts, count_sites, gather_routers
-from .paths import username
-from .site import SERVICES, SERVICES_FILE, Site, SiteInfo
-from .versions import client_version
+from skupper_podman.errors import RouterUnavailable
+from skupper_podman.network.topology import SiteCounts, count_sites, gather_routers
+from skupper_podman.paths import username
+from skupper_podman.site.lifecycle import SERVICES, SERVICES_FILE, Site, SiteInfo
+from skupper_podman.versions import client_version
 
 
 @dataclass

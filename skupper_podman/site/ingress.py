@@ -8,7 +8,7 @@ import struct
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from .errors import ResourceConflict
+from skupper_podman.errors import ResourceConflict
 
 _SIOCGIFADDR = 0x8915
 _REVERSE_LOOKUP_SECONDS = 2.0

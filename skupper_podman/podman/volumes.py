@@ -11,8 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import PodmanError, SkupperError
-from .podman.adapter import PodmanAdapter
+from skupper_podman.errors import PodmanError, SkupperError
+from skupper_podman.podman.adapter import PodmanAdapter
 
 SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from . import pki
-from .errors import ManagementError, NotInitialized, PodmanError, RouterUnavailable, SkupperError
-from .paths import ADDRESS_LABEL, APP_LABEL, APP_VALUE
-from .podman.adapter import ContainerSpec, VolumeMount
-from .rollback import Rollback
-from .router.config import (
+from skupper_podman import pki
+from skupper_podman.errors import ManagementError, NotInitialized, PodmanError, RouterUnavailable, SkupperError
+from skupper_podman.paths import ADDRESS_LABEL, APP_LABEL, APP_VALUE
+from skupper_podman.podman.adapter import ContainerSpec, VolumeMount
+from skupper_podman.rollback import Rollback
+from skupper_podman.router.config import (
     RouterConfig,
     ServiceSpec,
     ServiceTarget,
@@ -25,8 +25,8 @@ from .router.config import (
     service_connector_entities,
     service_router_id,
 )
-from .router.management import ManagementClient, edge_agent
-from .site import CONFIG_FILE, INTERNAL, ROUTER_CERTS, ROUTER_MOUNTS, Site, SiteInfo
+from skupper_podman.router.management import ManagementClient, edge_agent
+from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS, ROUTER_MOUNTS, Site, SiteInfo
 
 Entity = tuple[str, dict[str, Any]]
 CONFIG_DIR = "/etc/skupper-router/config"

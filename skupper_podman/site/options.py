@@ -5,9 +5,9 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
-from .errors import InputError
-from .paths import username
-from .router.logging_spec import parse_router_logging
+from skupper_podman.errors import InputError
+from skupper_podman.paths import username
+from skupper_podman.router.logging_spec import parse_router_logging
 
 INGRESS_TYPES = ("", "external", "none")
 ROUTER_MODES = ("interior", "edge")

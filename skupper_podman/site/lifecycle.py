@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from . import pki
-from .errors import NotInitialized, PodmanError, ResourceConflict, SiteExists, SkupperError
-from .ingress import check_port_free, default_ingress_hosts, free_local_port
-from .paths import (
+from skupper_podman import pki
+from skupper_podman.errors import NotInitialized, PodmanError, ResourceConflict, SiteExists, SkupperError
+from skupper_podman.site.ingress import check_port_free, default_ingress_hosts, free_local_port
+from skupper_podman.paths import (
     CA_VOLUMES,
     COMPONENT_LABEL,
     CREDENTIAL_VOLUMES,
@@ -28,15 +28,15 @@ from .paths import (
     SiteLayout,
     username,
 )
-from .podman.adapter import ContainerSpec, PodmanAdapter, VolumeMount
-from .podman.endpoint import resolve
-from .rollback import Rollback
-from .router.config import RouterConfig, site_config
-from .router.logging_spec import parse_router_logging
-from .router.management import ManagementClient, TlsFiles
-from .site_options import InitOptions, default_site_name
-from .versions import router_image
-from .volumes import VolumeFiles
+from skupper_podman.podman.adapter import ContainerSpec, PodmanAdapter, VolumeMount
+from skupper_podman.podman.endpoint import resolve
+from skupper_podman.rollback import Rollback
+from skupper_podman.router.config import RouterConfig, site_config
+from skupper_podman.router.logging_spec import parse_router_logging
+from skupper_podman.router.management import ManagementClient, TlsFiles
+from skupper_podman.site.options import InitOptions, default_site_name
+from skupper_podman.versions import router_image
+from skupper_podman.podman.volumes import VolumeFiles
 
 Progress = Callable[[str], None]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from . import pki
-from .errors import InputError
-from .versions import MINIMUM_REMOTE_VERSION, SKUPPER_COMPAT_VERSION, parse_version
+from skupper_podman import pki
+from skupper_podman.errors import InputError
+from skupper_podman.versions import MINIMUM_REMOTE_VERSION, SKUPPER_COMPAT_VERSION, parse_version
 
 TYPE_LABEL = "skupper.io/type"
 CONNECTION_TOKEN = "connection-token"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .errors import ManagementError, RouterUnavailable
-from .router.management import ManagementClient, edge_agent, interior_agent
+from skupper_podman.errors import ManagementError, RouterUnavailable
+from skupper_podman.router.management import ManagementClient, edge_agent, interior_agent
 
 EDGE_WARNING = (
     "There are edge uplinks to distinct networks, please verify topology (connected counts may not be accurate)."

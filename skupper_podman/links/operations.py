@@ -14,15 +14,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import pki
-from .claims import redeem
-from .errors import InputError, ManagementError, RouterUnavailable
-from .network_status import gather_routers
-from .paths import METADATA_LABEL, TYPE_LABEL
-from .rollback import Rollback
-from .router.config import RouterConfig, link_entities
-from .site import CONFIG_FILE, INTERNAL, ROUTER_CERTS, Site, SiteInfo
-from .tokens import (
+from skupper_podman import pki
+from skupper_podman.links.claims import redeem
+from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
+from skupper_podman.network.topology import gather_routers
+from skupper_podman.paths import METADATA_LABEL, TYPE_LABEL
+from skupper_podman.rollback import Rollback
+from skupper_podman.router.config import RouterConfig, link_entities
+from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS, Site, SiteInfo
+from skupper_podman.links.tokens import (
     CONNECTION_TOKEN,
     COST,
     TOKEN_CLAIM,

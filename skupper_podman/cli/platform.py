@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import PlatformError
-from .paths import data_home
+from skupper_podman.errors import PlatformError
+from skupper_podman.paths import data_home
 
 PLATFORMS = ("kubernetes", "podman")
 DEFAULT_PLATFORM = "kubernetes"

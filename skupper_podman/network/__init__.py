@@ -1,0 +1,1 @@
+"""The service network beyond one site: routers, links and site counts (``topology``)."""
