@@ -10,49 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import ssl
-import subprocess
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 import configs
-from routers import LABEL, RUN_LABEL, RouterLab, sweep, wait_for_tcp
+from routers import RouterLab, wait_for_tcp
 from test_network import EDGE_PORT, dialling_router, eventually, listening_router
 
 PYTHON_IMAGE_REPO = "localhost/skupper-podman-pybase"
-BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "router_double" / "build-image.sh"
 ECHO, COUNT = 9000, 9001
 
 
-@pytest.fixture(scope="module")
-def python_image(podman_client) -> str:
-    """An image with python3 for the target servers (built with the double when missing)."""
-    def find() -> list[str]:
-        images = podman_client.images.list(filters={"reference": PYTHON_IMAGE_REPO})
-        return [tag for image in images for tag in image.tags if tag.startswith(PYTHON_IMAGE_REPO)]
-
-    if not find():
-        subprocess.run(["bash", str(BUILD_SCRIPT)], check=True, capture_output=True, timeout=600)
-    return sorted(find())[0]
-
-
-@pytest.fixture(scope="module")
-def module_lab(podman_client, router_image) -> Iterator[RouterLab]:
-    """A lab shared by the tests of this module that can use the same routers."""
-    run = uuid.uuid4().hex[:8]
-    workdir = Path(tempfile.mkdtemp(prefix="router-conformance-tcp-"))
-    workdir.chmod(0o755)
-    yield RouterLab(podman_client, router_image, workdir, {LABEL: "1", RUN_LABEL: run})
-    sweep(podman_client, f"{RUN_LABEL}={run}")
-    shutil.rmtree(workdir, ignore_errors=True)
+@pytest.fixture(scope="session")
+def python_image(podman_client, double_image) -> str:
+    """An image with python3 for the target servers: the double's base (built with it)."""
+    images = podman_client.images.list(filters={"reference": PYTHON_IMAGE_REPO})
+    tags = sorted(tag for image in images for tag in image.tags if tag.startswith(PYTHON_IMAGE_REPO))
+    assert tags, f"building {double_image} left no {PYTHON_IMAGE_REPO} image"
+    return tags[0]
 
 
 # -- client helpers ---------------------------------------------------------------------------
