@@ -2,12 +2,18 @@
 
 Talks the router's management protocol: requests to ``$management`` (or, for remote agents,
 to ``amqp:/_topo/0/<id>/$management`` / ``amqp:/_edge/<id>/$management`` via an anonymous
-sender), replies on a dynamic receiver, ``correlation_id`` per request.
+sender), replies on a dynamic receiver, a *string* ``correlation_id`` per request.
+
+Two facts of the real skupper-router 2.5.3 shape it: replies arrive pre-settled (so the client
+settles only a reply that is not), and the Python agent, which answers every type but the C
+core's (``router``, ``connection``, ``router.link``, ``router.address``, ``router.config.*``),
+drops numeric correlation ids (the reply carries None) while it echoes string ones.
 """
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +30,8 @@ class Reply:
     status: int
     description: str
     body: Any
+    correlation_id: Any = None
+    presettled: bool = False
 
     def rows(self) -> list[dict[str, Any]]:
         """A QUERY body as a list of attribute maps."""
@@ -62,6 +70,7 @@ class ManagementClient:
         self.reply_to = self._receiver.remote_source.address
         self._senders: dict[str | None, Any] = {}
         self._ids = itertools.count(1)
+        self._prefix = "cf-%s-" % uuid.uuid4().hex[:8]
         self.timeout = timeout
 
     def close(self) -> None:
@@ -75,22 +84,41 @@ class ManagementClient:
 
     def request(self, operation: str, *, body: Any = None, agent: str = "$management",
                 via_anonymous: bool = False, **properties: Any) -> Reply:
-        """Send one request to ``agent`` and return its reply."""
+        """Send one request to ``agent`` and return its reply (matched by correlation id)."""
+        correlation = "%s%d" % (self._prefix, next(self._ids))
+        self._send(operation, body, agent, via_anonymous, correlation, properties)
+        while True:
+            reply = self._next_reply()
+            if reply.correlation_id == correlation:
+                return reply
+
+    def exchange(self, operation: str, *, correlation_id: Any, body: Any = None,
+                 **properties: Any) -> Reply:
+        """Send one request with ``correlation_id`` as given and return the next reply, whatever
+        its correlation id (callers send one request at a time)."""
+        self._send(operation, body, "$management", False, correlation_id, properties)
+        return self._next_reply()
+
+    def _send(self, operation: str, body: Any, agent: str, via_anonymous: bool, correlation: Any,
+              properties: dict[str, Any]) -> None:
         key = None if via_anonymous else agent
         if key not in self._senders:
             self._senders[key] = self.connection.create_sender(key)
-        correlation = next(self._ids)
         props = {"operation": operation, **{k: v for k, v in properties.items() if v is not None}}
         message = Message(body=body if body is not None else {}, properties=props,
                           reply_to=self.reply_to, correlation_id=correlation,
                           address=agent if via_anonymous else None)
         self._senders[key].send(message, timeout=self.timeout)
-        while True:
-            reply = self._receiver.receive(timeout=self.timeout)
+
+    def _next_reply(self) -> Reply:
+        message = self._receiver.receive(timeout=self.timeout)
+        # receive() parks an unsettled delivery for accept(); a pre-settled one is not parked
+        presettled = not self._receiver.fetcher.unsettled
+        if not presettled:
             self._receiver.accept()
-            if reply.correlation_id == correlation:
-                props = reply.properties or {}
-                return Reply(int(props["statusCode"]), props.get("statusDescription", ""), reply.body)
+        props = message.properties or {}
+        return Reply(int(props["statusCode"]), props.get("statusDescription", ""), message.body,
+                     message.correlation_id, presettled)
 
     def query(self, entity_type: str, attribute_names: list[str] | None = None, **kw: Any) -> Reply:
         return self.request("QUERY", entityType=PREFIX + entity_type, type="org.amqp.management",

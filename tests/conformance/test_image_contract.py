@@ -4,6 +4,8 @@ refusing invalid configs, and running as uid 10000 like quay.io/skupper/skupper-
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 
@@ -101,7 +103,7 @@ def test_variables_expand_in_a_config_file_but_not_in_comment_lines(lab):
 
 def _exits_with_error(lab, name: str, **kwargs) -> str:
     router = lab.create(name, **kwargs)
-    rc = router.container.wait(condition="exited")
+    rc = router.container.wait(condition="exited", timeout=30)
     assert rc != 0, router.logs()
     return router.logs()
 
@@ -112,17 +114,45 @@ def test_json_config_without_conf_type_json_is_refused(lab):
     assert "Cannot load configuration file /tmp/skrouterd.conf" in logs
 
 
-@pytest.mark.parametrize("entities, named", [
-    ([configs.router("x"), ["listener", {"name": "l", "port": 5672, "bogusAttribute": 1}]], "bogusAttribute"),
-    ([configs.router("x"), ["listener", {"name": "l", "port": 5672, "role": "sideways"}]], "role"),
-    ([configs.router("x"), ["connector", {"name": "c", "port": "5672", "cost": "cheap"}]], "cost"),
-    ([configs.router("x"), configs.router("y")], "router"),
-    ([configs.amqp_listener()], "router"),
-    ([configs.router("x"), ["noSuchType", {"name": "n"}]], "noSuchType"),
-], ids=["unknown-attribute", "bad-enum", "bad-integer", "two-routers", "no-router", "unknown-type"])
-def test_invalid_config_stops_the_router(lab, entities, named):
+@pytest.mark.parametrize("entities, error", [
+    ([configs.router("x"), ["listener", {"name": "l", "port": 5672, "bogusAttribute": 1}]],
+     "io.skupper.router.listener: Unknown attribute 'bogusAttribute' for 'io.skupper.router.listener'"),
+    ([configs.router("x"), ["listener", {"name": "l", "port": 5672, "role": "sideways"}]],
+     "io.skupper.router.listener: Invalid value for enum['normal', 'inter-router', 'route-container', "
+     "'edge', 'inter-edge']: 'sideways'"),
+    ([configs.router("x"), ["connector", {"name": "c", "port": "5672", "cost": "cheap"}]],
+     "io.skupper.router.connector: invalid literal for int() with base 10: 'cheap'"),
+    ([configs.router("x"), configs.router("y")], "Adding io.skupper.router.router singleton"),
+    ([configs.router("x"), ["noSuchType", {"name": "n"}]], "No such entity type 'io.skupper.router.noSuchType'"),
+], ids=["unknown-attribute", "bad-enum", "bad-integer", "two-routers", "unknown-type"])
+def test_invalid_config_stops_the_router(lab, entities, error):
     logs = _exits_with_error(lab, "invalid", entities=entities)
-    assert named in logs
+    assert f"Cannot load configuration file /tmp/skrouterd.json: {error}" in logs
+    assert "Router start-up failed: Python: Exception: Cannot load configuration file" in logs
+
+
+@pytest.mark.parametrize("entity, errors", [
+    (["tcpListener", {"name": "t", "port": "9000", "address": "a", "sslProfile": "nope"}],
+     ["Adaptor listener t configuration error: failed to find sslProfile 'nope'",
+      "Router start-up failed: Python: ValidationError: Invalid tcpListener configuration: see logs for details."]),
+    (["tcpConnector", {"name": "t", "host": "127.0.0.1", "port": "9000", "address": "a", "sslProfile": "nope"}],
+     ["Adaptor connector t configuration error: failed to find sslProfile 'nope'",
+      "Router start-up failed: Python: ValidationError: Invalid tcpConnector configuration: see logs for details."]),
+    (["tcpListener", {"name": "t", "port": "9000"}],
+     ["Router start-up failed: Python: CError: Python: KeyError: ('address',)"]),
+], ids=["listener-missing-profile", "connector-missing-profile", "no-address"])
+def test_tcp_adaptor_config_errors_stop_the_router(lab, entity, errors):
+    logs = _exits_with_error(lab, "tcp-invalid", entities=[configs.router("x"), configs.amqp_listener(), entity])
+    for error in errors:
+        assert error in logs
+
+
+def test_config_without_router_entity_runs_a_standalone_router(lab):
+    router = lab.start_and_wait("norouter", entities=[configs.amqp_listener()])
+    with router.management() as client:
+        (row,) = client.rows("router", ["id", "mode"])
+    assert row["mode"] == "standalone"
+    assert re.fullmatch(r"Standalone_\S{15}", row["id"]), row
 
 
 def test_broken_json_stops_the_router(lab):
@@ -135,6 +165,8 @@ def test_broken_json_stops_the_router(lab):
 
 def test_sigterm_stops_the_router_at_once_with_exit_code_0(lab):
     router = lab.start_and_wait("stop", entities=[configs.router("stop"), configs.amqp_listener()])
+    started = time.monotonic()
     router.container.stop(timeout=5)
+    assert time.monotonic() - started < 4
     router.container.reload()
     assert router.container.attrs["State"]["ExitCode"] == 0

@@ -5,7 +5,8 @@ The control plane only stores and reports these entities. A data plane registers
 activating configured entities), then ``on_create`` when such an entity is created (after
 validation, before the CREATE reply) and ``on_delete`` when deleted, and merges
 ``status(entity)`` into the entity's management record (e.g. ``operStatus``,
-``connectionsOpened``).
+``connectionsOpened``). ``connection_records(router)`` adds the adaptor's own ``connection``
+records (the tcp adaptor's client, target and egress-dispatch connections).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Adaptor(Protocol):
     def on_delete(self, router: "Router", entity: "Entity") -> None: ...
 
     def status(self, entity: "Entity") -> dict[str, Any]: ...
+
+    def connection_records(self, router: "Router") -> list[dict[str, Any]]: ...
 
 
 _registered: list[Adaptor] = []

@@ -62,7 +62,7 @@ class ConsumerTable:
 
     def __init__(self) -> None:
         self._by_address: dict[str, list[Sender]] = {}
-        self._queued: dict[Sender, deque[Message]] = {}
+        self._queued: dict[Sender, deque[tuple[Message, bool]]] = {}
 
     def add(self, address: str, sender: Sender) -> None:
         self._by_address.setdefault(address, []).append(sender)
@@ -86,13 +86,14 @@ class ConsumerTable:
     def addresses(self) -> list[str]:
         return list(self._by_address)
 
-    def send(self, address: str, message: Message) -> bool:
-        """Queue ``message`` on the consumer with the most credit; False if none exists."""
+    def send(self, address: str, message: Message, *, settled: bool = False) -> bool:
+        """Queue ``message`` on the consumer with the most credit; False if none exists.
+        ``settled`` sends it pre-settled."""
         senders = self._by_address.get(address)
         if not senders:
             return False
         sender = max(senders, key=lambda s: s.credit - len(self._queued[s]))
-        self._queued[sender].append(message)
+        self._queued[sender].append((message, settled))
         self.flush(sender)
         return True
 
@@ -100,4 +101,7 @@ class ConsumerTable:
         """Send queued messages while ``sender`` has credit."""
         queue = self._queued.get(sender)
         while queue and sender.credit > 0:
-            sender.send(queue.popleft())
+            message, settled = queue.popleft()
+            delivery = sender.send(message)
+            if settled:
+                delivery.settle()

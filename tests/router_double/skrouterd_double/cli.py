@@ -13,10 +13,16 @@ from .logs import Logger
 from .schema import Schema, SchemaError
 
 VERSION = "2.5.3"
+# The real image's /etc/skupper-router/skrouterd.conf (no router id: one is made up).
 _DEFAULT_CONFIG = [
-    ("router", {"mode": "standalone", "id": "Router.A"}),
-    ("listener", {"host": "0.0.0.0", "port": 5672, "role": "normal", "authenticatePeer": False,
+    ("router", {"mode": "standalone"}),
+    ("listener", {"host": "0.0.0.0", "port": "amqp", "authenticatePeer": False,
                   "saslMechanisms": "ANONYMOUS"}),
+    ("address", {"prefix": "closest", "distribution": "closest"}),
+    ("address", {"prefix": "multicast", "distribution": "multicast"}),
+    ("address", {"prefix": "unicast", "distribution": "closest"}),
+    ("address", {"prefix": "exclusive", "distribution": "closest"}),
+    ("address", {"prefix": "broadcast", "distribution": "multicast"}),
 ]
 
 
@@ -55,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = schema.validate_config([[t, a] for t, a in _DEFAULT_CONFIG])
     except (ConfigError, SchemaError) as exc:
-        log.log("ERROR", "critical", str(exc))
+        log.log("ERROR", "error", "Python: Exception: %s" % exc)
+        log.log("ROUTER", "critical", "Router start-up failed: Python: Exception: %s" % exc)
         return 1
     if args.test:
         return 0
@@ -65,10 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     if not any(isinstance(a, tcp_adaptor.TcpAdaptor) for a in adaptors.registered()):
         adaptors.register(tcp_adaptor.TcpAdaptor())
 
+    from .management import ManagementError
+
     try:
         router = Router(schema, config, log)
-    except Exception as exc:  # e.g. a reference to an unknown sslProfile
-        log.log("ERROR", "critical", "Configuration error in %s: %s" % (args.config, exc))
+    except ManagementError as exc:  # e.g. a tcpListener naming an unknown sslProfile
+        text = exc.description if exc.status == 500 else "ValidationError: %s" % exc.description
+        log.log("ERROR", "error", "Python: %s" % text)
+        log.log("ROUTER", "critical", "Router start-up failed: Python: %s" % text)
+        return 1
+    except Exception as exc:
+        log.log("ROUTER", "critical", "Router start-up failed: Python: %s: %s" % (type(exc).__name__, exc))
         return 1
     # As PID 1 in a container, SIGTERM/SIGINT are ignored unless handled: exit at once.
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -43,7 +43,7 @@ def load_config(path: str, schema: Schema) -> list[tuple[str, dict[str, Any]]]:
     try:
         validated = schema.validate_config(entities)
     except SchemaError as exc:
-        raise ConfigError("Configuration error in %s: %s" % (path, exc)) from None
+        raise ConfigError("Cannot load configuration file %s: %s" % (path, exc)) from None
     return sorted(validated, key=lambda item: _load_rank(schema, item[0]))
 
 

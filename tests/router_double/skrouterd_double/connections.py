@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from .logs import Logger
 
 _connection_ids = itertools.count(1)
+
+
+def next_connection_id() -> int:
+    """A fresh identity for a ``connection`` record (AMQP or not)."""
+    return next(_connection_ids)
 # Frames on inter-router/edge connections: large ones halve the CPU a byte stream costs per hop
 # (the entities' maxFrameSize, 16384 in Skupper's configs, is not applied).
 ROUTER_LINK_MAX_FRAME = 1 << 20
@@ -38,7 +43,7 @@ class ConnectionRecord:
     direction: str  # "in" or "out"
     host: str       # the peer's "ip:port" (in) or the connector's "host:port" (out)
     config_name: str  # the listener or connector it belongs to
-    identity: int = field(default_factory=lambda: next(_connection_ids))
+    identity: int = field(default_factory=next_connection_id)
     created: float = field(default_factory=time.monotonic)
     opened: bool = False
     closing: bool = False
@@ -53,7 +58,8 @@ class ConnectionRecord:
             sasl = transport.sasl() if self.opened else None
             if sasl is not None:
                 sasl_mech = sasl.mech or None
-                authenticated = sasl_mech not in (None, "ANONYMOUS") and sasl.outcome == sasl.OK
+                # the real router counts ANONYMOUS as authenticated (user "anonymous") too
+                authenticated = sasl_mech is not None and sasl.outcome == sasl.OK
             user = transport.user or ("anonymous" if sasl_mech == "ANONYMOUS" else None)
             ssl = getattr(self.connection, "_double_ssl", None)
             if ssl is None:  # outgoing: proton's connector keeps the SSL object
@@ -83,7 +89,10 @@ class ConnectionRecord:
             "sasl": sasl_mech,
             "user": user,
             "uptimeSeconds": int(time.monotonic() - self.created),
+            "lastDlvSeconds": 0,
             "properties": dict(self.connection.remote_properties or {}),
+            "sslSsf": 0,
+            "meshId": None,
             "enableProtocolTrace": False,
             **self.extra,
         }
@@ -105,9 +114,30 @@ class ListenerAcceptor(Acceptor):
                  log: "Logger", on_accept: Callable[[ConnectionRecord], None]) -> None:
         self.listener = listener
         self._on_accept = on_accept
+        self._held: list[Any] = []  # connections kept open without TLS credentials
         self._profile_lookup = profile_lookup
         self._log = log
         super().__init__(container, host, port, handler)
+
+    def _hold(self, sock: Any) -> None:
+        """Keep ``sock`` open, unanswered; drop the ones whose client has gone meanwhile."""
+        import socket as _socket
+
+        alive = []
+        for held in self._held:
+            gone = False
+            try:
+                while not gone:  # discard what the client sent; b"" means it has closed
+                    gone = held.recv(65536, _socket.MSG_DONTWAIT) == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                gone = True
+            if gone:
+                held.close()
+            else:
+                alive.append(held)
+        self._held = alive + [sock]
 
     def on_selectable_readable(self, event: Any) -> None:
         from proton._io import IO  # proton's socket helpers (same in 0.37 and 0.40)
@@ -127,9 +157,15 @@ class ListenerAcceptor(Acceptor):
                 domain = tls.server_domain(profile, authenticate_peer=bool(attrs.get("authenticatePeer")))
                 ssl = transport.ssl(domain)
             except (tls.CredentialsError, SSLUnavailable) as exc:
-                self._log.error("SERVER", "Cannot set SSL credentials for listener %s: %s"
-                                % (self.listener.name, exc))
-                sock.close()
+                # As the real router: the connection stays open and silent (the client's
+                # handshake never completes) and the router logs the failure.
+                where = "%s:%s" % (attrs.get("host") or "", attrs.get("port"))
+                self._log.error("ERROR", "Run Time: Cannot set SSL credentials")
+                self._log.debug("SERVER", "listener %s: %s" % (self.listener.name, exc))
+                self._log.error("SERVER", "[C%d] Connection from %s:%s (to %s) failed: "
+                                "amqp:internal-error Run Time: Cannot set SSL credentials on %s"
+                                % (next_connection_id(), peer[0], peer[1], where, where))
+                self._hold(sock)
                 return
         sasl = transport.sasl()
         sasl.allowed_mechs(sasl_mechanisms(attrs))

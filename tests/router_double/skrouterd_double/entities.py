@@ -1,9 +1,11 @@
 """The router's configured entities (what management CREATE/DELETE/READ/QUERY act on).
 
-Naming follows the real agent: ``identity`` is ``<short type>/<identifier>`` where the
+Naming follows the real agents: ``identity`` is ``<short type>/<identifier>`` where the
 identifier is ``host:port:name`` for listeners, connectors and the tcp/http adaptors, the name
 for sslProfiles, the module for logs, the id for the router and a per-type counter otherwise;
-``name`` defaults to the identity. ``name`` and ``identity`` are unique across all entities.
+``name`` defaults to the identity. The C core's ``router.config.*`` entities instead get a
+number as identity and ``address/<n>`` (``autoLink/<n>``) as default name, as observed on the
+real 2.5.3. ``name`` and ``identity`` are unique across all entities.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from .schema import Schema
 
 _HOST_PORT_NAME_TYPES = ("listener", "connector", "tcpListener", "tcpConnector",
                          "httpListener", "httpConnector")
+
+_CORE_CONFIG_TYPES = {"router.config.address": "address", "router.config.autoLink": "autoLink"}
 
 
 class EntityConflict(ValueError):
@@ -55,18 +59,27 @@ class EntityStore:
         self.schema = schema
         self._entities: list[Entity] = []
         self._counters: dict[str, Iterator[int]] = {}
+        self._core_ids = itertools.count(1)
 
     def add(self, full_type: str, attrs: dict[str, Any]) -> Entity:
         """Add validated attributes; assigns identity/name; raises EntityConflict on duplicates."""
         short = self.schema.entity_type(full_type).short_name
         attributes = dict(attrs)
-        identity = "%s/%s" % (short, self._identifier(short, attributes))
+        if short in _CORE_CONFIG_TYPES:
+            identity = str(next(self._core_ids))
+            index = sum(1 for e in self._entities if e.short_type == short)
+            attributes.setdefault("name", "%s/%d" % (_CORE_CONFIG_TYPES[short], index))
+        else:
+            identity = "%s/%s" % (short, self._identifier(short, attributes))
+            attributes.setdefault("name", identity)
         attributes["identity"] = identity
-        attributes.setdefault("name", identity)
         for other in self._entities:
             for key in ("name", "identity"):
                 if other.attributes.get(key) == attributes[key]:
-                    raise EntityConflict("Duplicate %s: %s" % (key, attributes[key]))
+                    # the real Python agent's wording
+                    raise EntityConflict("adding %s duplicates unique attribute '%s' from existing %s"
+                                         % (_describe(short, attributes), key,
+                                            _describe(other.short_type, other.attributes)))
         entity = Entity(short, attributes)
         self._entities.append(entity)
         return entity
@@ -107,3 +120,10 @@ class EntityStore:
             return attributes["id"]
         counter = self._counters.setdefault(short, itertools.count())
         return str(next(counter))
+
+
+def _describe(short: str, attributes: dict[str, Any]) -> str:
+    """``SslProfileEntity(caCertFile=/x, name=p)``, as the real agent names an entity."""
+    words = short.split(".")[-1]
+    return "%sEntity(%s)" % (words[:1].upper() + words[1:], ", ".join(
+        "%s=%s" % (k, attributes[k]) for k in sorted(attributes) if attributes[k] is not None))

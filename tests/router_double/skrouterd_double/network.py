@@ -11,9 +11,21 @@ connection whose role is ``inter-router`` or ``edge`` each side attaches two sen
   Forwarded deliveries stay unsettled until the next hop settles them, so a RELEASED at the
   far end comes back to the sender.
 
-A neighbour, and any link state, is forgotten after ``helloMaxAgeSeconds`` without a HELLO
-(at once when its connection closes). Interior routers compute least-cost paths over the
-link states; edges send everything they cannot deliver locally to their interior uplink.
+A neighbour, and any link state, stops carrying traffic after ``helloMaxAgeSeconds`` without
+a HELLO (at once when its connection closes). Interior routers compute least-cost paths over
+the link states; edges send everything they cannot deliver locally to their interior uplink.
+
+As on the real 2.5.3, a router that was reachable stays listed in ``router.node`` (with no
+``nextHop``/``routerLink``, its last cost) until ``remoteLsMaxAgeSeconds`` (60 s by default)
+after its link state last arrived; edges list no ``router.node`` records at all.
+
+A ``connector`` with role ``inter-router`` opens, besides the link connection, two
+``inter-router-data`` connections to the same listener (open property ``qd.role``), as the real
+2.5.3 does; they carry nothing between doubles. ``connectionStatus`` follows the real router:
+``SUCCESS`` as soon as a connection attempt is under way (message unchanged, empty at first),
+``CONNECTING`` with "Connection to <host:port> failed: ..." when it fails; the next attempt
+comes ``RETRY_SECONDS`` after a failed attempt, ``RETRY_AFTER_LOSS_SECONDS`` after an open
+connection was lost.
 """
 
 from __future__ import annotations
@@ -35,7 +47,10 @@ if TYPE_CHECKING:
     from .router import Router
 
 CONTROL_ADDRESS = "_router/control"
-RETRY_SECONDS = 2.0
+RETRY_SECONDS = 5.0
+RETRY_AFTER_LOSS_SECONDS = 2.0
+DATA_CONNECTIONS = 2
+DATA_ROLE = "inter-router-data"
 
 
 @dataclass
@@ -76,7 +91,9 @@ class ConnectorState:
     status: str = "CONNECTING"
     message: str = ""
     record: ConnectionRecord | None = None
+    data_records: list[ConnectionRecord] = field(default_factory=list)
     deleted: bool = False
+    dialled: bool = False
 
 
 class Network:
@@ -87,6 +104,7 @@ class Network:
         attrs = router.router_entity.attributes
         self.hello_interval = float(attrs.get("helloIntervalSeconds") or 1)
         self.hello_max_age = float(attrs.get("helloMaxAgeSeconds") or 3)
+        self.remote_ls_max_age = float(attrs.get("remoteLsMaxAgeSeconds") or 60)
         self.neighbours: dict[int, Neighbour] = {}  # by connection record identity
         self.link_states: dict[str, LinkState] = {}
         self.connectors: dict[str, ConnectorState] = {}  # by connector identity
@@ -94,6 +112,8 @@ class Network:
         self._seq = 0
         self._pending: dict[Delivery, Delivery] = {}  # forwarded delivery -> origin delivery
         self._routes: dict[str, tuple[str, int]] = {}  # router id -> (first hop id, cost)
+        self._ls_arrived: dict[str, float] = {}  # router id -> when its link state last came
+        self._stale: dict[str, int] = {}  # unreachable routers still listed -> last cost
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -120,15 +140,17 @@ class Network:
     def add_connector(self, entity: "Entity") -> None:
         state = ConnectorState(entity)
         self.connectors[entity.identity] = state
-        self._dial(state)
+        # The first attempt starts from the reactor loop, after a CREATE has been answered.
+        self.router.container.schedule(0, _Timer(lambda: self._dial(state)))
 
     def remove_connector(self, entity: "Entity") -> None:
         state = self.connectors.pop(entity.identity, None)
         if state is None:
             return
         state.deleted = True
-        if state.record is not None:
-            state.record.connection.close()
+        for record in [state.record, *state.data_records]:
+            if record is not None:
+                record.connection.close()
 
     def connector_status(self, entity: "Entity") -> dict[str, Any]:
         state = self.connectors.get(entity.identity)
@@ -137,7 +159,7 @@ class Network:
         return {"connectionStatus": state.status, "connectionMsg": state.message}
 
     def _dial(self, state: ConnectorState) -> None:
-        if state.deleted:
+        if state.deleted or state.record is not None:
             return
         attrs = state.entity.attributes
         host, port = attrs.get("host", "127.0.0.1"), attrs.get("port", "amqp")
@@ -147,15 +169,20 @@ class Network:
                                   "properties": {"qd.inter-router-cost": int(attrs.get("cost", 1))}}
         scheme = "amqp"
         profile_name = attrs.get("sslProfile")
+        state.dialled = True
+        state.status = "SUCCESS"  # the real router's status while an attempt is under way
         if profile_name:
-            profile = self.router.profile(profile_name) or {}
+            profile = self.router.profile(profile_name)
             try:
+                if profile is None:
+                    raise tls.CredentialsError("sslProfile %s not found" % profile_name)
                 kwargs["ssl_domain"] = tls.client_domain(profile, verify_hostname=bool(attrs.get("verifyHostname", True)))
             except (tls.CredentialsError, SSLUnavailable) as exc:
-                self.router.log.error("SERVER", "Cannot set SSL credentials for connector %s: %s"
-                                      % (state.entity.name, exc))
-                state.status, state.message = "CONNECTING", "Cannot set SSL credentials: %s" % exc
-                self._retry(state)
+                self.router.log.error("ERROR", "Run Time: Cannot set SSL credentials")
+                self.router.log.debug("SERVER", "connector %s: %s" % (state.entity.name, exc))
+                state.status = "CONNECTING"
+                state.message = "Connection to %s failed: amqp:internal-error Cannot set SSL credentials" % target
+                self._retry(state, RETRY_SECONDS)
                 return
             scheme = "amqps"
             kwargs["allowed_mechs"] = "EXTERNAL" if profile.get("certFile") else "ANONYMOUS"
@@ -164,17 +191,25 @@ class Network:
         from .router import service_port
 
         url = "%s://%s:%d" % (scheme, host, service_port(port))
+        role = attrs.get("role", "normal")
+        state.record = self._connect(state, url, kwargs, role, target)
+        if role == "inter-router":
+            data_kwargs = dict(kwargs, properties={"qd.role": DATA_ROLE})
+            state.data_records = [self._connect(state, url, data_kwargs, DATA_ROLE, target)
+                                  for _ in range(DATA_CONNECTIONS)]
+
+    def _connect(self, state: ConnectorState, url: str, kwargs: dict[str, Any], role: str,
+                 target: str) -> ConnectionRecord:
         connection = self.router.container.connect(url, **kwargs)
-        record = ConnectionRecord(connection, role=attrs.get("role", "normal"), direction="out",
-                                  host=target, config_name=state.entity.name)
+        record = ConnectionRecord(connection, role=role, direction="out", host=target,
+                                  config_name=state.entity.name)
         record.extra["connector"] = state.entity.identity
         connection._double_record = record
-        state.record = record
-        state.status = "CONNECTING"
         self.router.track(record)
+        return record
 
-    def _retry(self, state: ConnectorState) -> None:
-        self.router.container.schedule(RETRY_SECONDS, _Timer(lambda: self._dial(state)))
+    def _retry(self, state: ConnectorState, delay: float) -> None:
+        self.router.container.schedule(delay, _Timer(lambda: self._dial(state)))
 
     def _connector_of(self, record: ConnectionRecord) -> ConnectorState | None:
         identity = record.extra.get("connector")
@@ -184,15 +219,17 @@ class Network:
     # -- connection events ----------------------------------------------------------------------
 
     def connection_opened(self, record: ConnectionRecord) -> None:
+        if record.direction == "in" and (record.connection.remote_properties or {}).get("qd.role") == DATA_ROLE:
+            record.role = DATA_ROLE
         state = self._connector_of(record)
         if state is not None:
             attrs = record.attributes()
             encrypted = attrs["sslProto"] or "no"
             state.status = "SUCCESS"
-            state.message = ("Connection Opened: dir=out host=%s encrypted=%s auth=%s user=%s container_id=%s"
-                             % (record.host, encrypted, attrs["sasl"] or "none", attrs["user"] or "(null)",
-                                attrs["container"]))
-            self.router.log.info("SERVER", "[C%d] %s" % (record.identity, state.message))
+            state.message = ("[C%d] Connection Opened: dir=out host=%s encrypted=%s auth=%s user=%s container_id=%s"
+                             % (record.identity, record.host, encrypted, attrs["sasl"] or "none",
+                                attrs["user"] or "(null)", attrs["container"]))
+            self.router.log.info("ROUTER_CORE", state.message)
         if record.role in ROUTER_ROLES:
             self._attach_router_links(record)
 
@@ -201,18 +238,25 @@ class Network:
         if state is not None:
             state.status = "CONNECTING"
             state.message = "Connection to %s failed: %s" % (record.host, text)
-            self.router.log.info("SERVER", "[C%d] %s" % (record.identity, state.message))
+            self.router.log.error("SERVER", "[C%d] %s" % (record.identity, state.message))
 
     def connection_closed(self, record: ConnectionRecord) -> None:
         self._drop_neighbour(record)
         state = self._connector_of(record)
         if state is not None:
             state.record = None
-            if state.status == "SUCCESS":
+            was_open = record.opened
+            if state.status == "SUCCESS" and was_open:
                 state.status = "CONNECTING"
-                state.message = "Connection to %s closed" % record.host
+                state.message = "Connection to %s failed: amqp:connection:forced connection closed" % record.host
+            elif state.status == "SUCCESS":
+                state.status = "CONNECTING"
+                state.message = "Connection to %s failed: connection refused" % record.host
+            for data in state.data_records:  # the data connections go with the link
+                data.connection.close()
+            state.data_records = []
             if not state.deleted:
-                self._retry(state)
+                self._retry(state, RETRY_AFTER_LOSS_SECONDS if was_open else RETRY_SECONDS)
 
     def _drop_neighbour(self, record: ConnectionRecord) -> None:
         neighbour = self.neighbours.pop(record.identity, None)
@@ -268,6 +312,10 @@ class Network:
             event.delivery.settle()
             return True
         message = event.message
+        if event.delivery.settled:  # forwarded pre-settled: deliver it on the same way
+            self.router.route(message, message.address or "")
+            event.delivery.settle()
+            return True
         outcome = self.router.route(message, message.address or "", origin=event.delivery)
         if outcome is True:
             event.delivery.update(Delivery.ACCEPTED)
@@ -342,6 +390,7 @@ class Network:
                 self.link_states[raw["id"]] = LinkState(raw["id"], raw["seq"], dict(raw.get("links") or {}),
                                                         list(raw.get("edges") or []),
                                                         list(raw.get("addresses") or []), raw.get("metadata"))
+                self._ls_arrived[raw["id"]] = time.monotonic()
         self._compute_routes()
         if changed:  # our link state or served addresses changed: tell every neighbour now
             self._announce()
@@ -431,29 +480,47 @@ class Network:
                 for peer, link_cost in links(node):
                     if peer not in routes:
                         heapq.heappush(heap, (cost + link_cost, peer, hop))
+        for node, (_, cost) in self._routes.items():
+            if node not in routes:  # unreachable now: still listed until its link state ages out
+                self._stale[node] = cost
+        for node in routes:
+            self._stale.pop(node, None)
         self._routes = routes
 
     def node_records(self) -> list[dict[str, Any]]:
+        """``router.node``: this router, the reachable interiors and, until their link state is
+        ``remoteLsMaxAgeSeconds`` old, the ones no longer reachable. None on an edge."""
         router = self.router
-        records = [self._node_record(router.id, "(self)", None, 0,
+        if router.mode == "edge":
+            return []
+        now = time.monotonic()
+        for node in [n for n in self._stale
+                     if now - self._ls_arrived.get(n, 0.0) > self.remote_ls_max_age]:
+            del self._stale[node]
+        records = [self._node_record(router.id, "(self)", None, None,
                                      sorted(self._interior_neighbours()), 0)]
-        for index, (node, (hop, cost)) in enumerate(sorted(self._routes.items()), start=1):
+        nodes = sorted(set(self._routes) | set(self._stale))
+        for index, node in enumerate(nodes, start=1):
             ls = self.link_states.get(node)
-            neighbour = self._interior_neighbours().get(node)
-            records.append(self._node_record(node, None if neighbour else hop,
-                                             neighbour.record.identity if neighbour else None, cost,
-                                             sorted(ls.links) if ls else [], index))
+            if node in self._routes:
+                hop, cost = self._routes[node]
+                neighbour = self._interior_neighbours().get(node)
+                records.append(self._node_record(node, None if neighbour else hop,
+                                                 neighbour.record.identity if neighbour else None,
+                                                 cost, sorted(ls.links) if ls else [], index))
+            else:
+                records.append(self._node_record(node, None, None, self._stale[node],
+                                                 sorted(ls.links) if ls else [], index))
         return records
 
     @staticmethod
-    def _node_record(node: str, next_hop: str | None, link: int | None, cost: int,
+    def _node_record(node: str, next_hop: str | None, link: int | None, cost: int | None,
                      link_state: list[str], index: int) -> dict[str, Any]:
         return {"name": "router.node/%s" % node, "identity": "router.node/%s" % node,
                 "type": "io.skupper.router.router.node", "id": node, "nextHop": next_hop,
                 "address": "amqp:/_topo/0/%s" % node, "cost": cost, "index": index,
                 "protocolVersion": 1, "linkState": link_state, "validOrigins": [],
-                "routerLink": str(link) if link is not None else None, "instance": None,
-                "lastTopoChange": None}
+                "routerLink": link, "instance": None, "lastTopoChange": None}
 
     def forward(self, message: Message, address: str, parsed: Address,
                 origin: Delivery | None = None) -> bool | None:

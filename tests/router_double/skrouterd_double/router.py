@@ -7,9 +7,10 @@ Management requests, link attaches and entity changes all happen on the reactor 
 from __future__ import annotations
 
 import os
+import random
 import socket
+import string
 import time
-import uuid
 from typing import Any, Callable
 
 from proton import Delivery, Endpoint, Message
@@ -21,7 +22,7 @@ from .connections import ConnectionRecord, ListenerAcceptor
 from .entities import Entity, EntityConflict, EntityStore
 from .http_endpoint import HttpEndpoint
 from .logs import MODULES, Logger
-from .management import Agent, ManagementError
+from .management import CONFIG_TYPES, Agent, ManagementError
 from .network import Network
 from .schema import Schema, SchemaError
 
@@ -63,11 +64,18 @@ class Router(MessagingHandler):
         for full_type, attrs in config:
             self._add(full_type, attrs, at_start=True)
         if not self.store.of_type("log") or not self.store.first("log", lambda e: e.get("module") == "DEFAULT"):
-            self.store.add(schema.full_type("log"), {"module": "DEFAULT", "enable": "info+"})
+            self.store.add(schema.full_type("log"), {"module": "DEFAULT", "enable": "info+",
+                                                     "type": schema.full_type("log")})
+        if self.store.first("router") is None:
+            # Like the real router: a config without a router entity runs a standalone router.
+            self.store.add(schema.full_type("router"),
+                           schema.validate_entity("router", {"mode": "standalone"}))
         router = self.router_entity
-        router.attributes.setdefault("id", "Router.%s" % uuid.uuid4().hex[:8])
-        self.id: str = router.attributes["id"]
         self.mode: str = router.attributes.get("mode", "standalone")
+        # The real router names itself <Mode>_<15 random characters> when the config has no id.
+        router.attributes.setdefault("id", "%s_%s" % (self.mode.capitalize(), "".join(
+            random.choices(string.ascii_letters + string.digits + "+_", k=15))))
+        self.id: str = router.attributes["id"]
         router.attributes.setdefault("name", "router/%s" % self.id)
         self.network = Network(self)
 
@@ -124,11 +132,21 @@ class Router(MessagingHandler):
         return entity
 
     def _check_references(self, short: str, attrs: dict[str, Any]) -> None:
+        # The real router accepts a listener/connector naming a missing sslProfile (each of its
+        # connections then fails with "Cannot set SSL credentials"); the adaptors refuse it.
+        if short not in adaptors.ADAPTOR_TYPES:
+            return
+        if not attrs.get("address"):
+            module = "HTTP_ADAPTOR" if short.startswith("http") else "TCP_ADAPTOR"
+            self.log.error(module, "Unable to create %s: Python: KeyError: ('address',)" % short)
+            raise ManagementError(500, "CError: Python: KeyError: ('address',)")
         profile = attrs.get("sslProfile")
-        if profile and short in ("listener", "connector") + adaptors.ADAPTOR_TYPES:
-            if self.store.named("sslProfile", profile) is None:
-                raise ManagementError(400, "Invalid %s configuration: sslProfile '%s' not found"
-                                      % (short, profile))
+        if profile and self.store.named("sslProfile", profile) is None:
+            kind = "listener" if short.endswith("Listener") else "connector"
+            self.log.error("TCP_ADAPTOR" if short.startswith("tcp") else "HTTP_ADAPTOR",
+                           "Adaptor %s %s configuration error: failed to find sslProfile '%s'"
+                           % (kind, attrs.get("name"), profile))
+            raise ManagementError(400, "Invalid %s configuration: see logs for details." % short)
 
     def create_entity(self, full_type: str, attrs: dict[str, Any]) -> dict[str, Any]:
         """Management CREATE: validate, add and activate at once; returns the record."""
@@ -209,19 +227,76 @@ class Router(MessagingHandler):
                       | set(adaptors.ADAPTOR_TYPES) | {"listener", "connector", "sslProfile"})
 
     def records(self, short_type: str) -> list[dict[str, Any]]:
-        """Management records of one type (short name)."""
-        if short_type == "connection":
-            return [c.attributes() for c in self.connections]
+        """Records of one type (short name) as the Python agent sees them: it has none of the
+        core agent's operational types (connection, router.link, router.address)."""
+        if short_type in ("connection", "router.link", "router.address"):
+            return []
         if short_type == "router.node":
             return self.network.node_records()
-        if short_type == "router.link":
-            return self._link_records()
         if short_type == "management":
             return [{"name": "self", "identity": "self", "type": self.schema.full_type("management")}]
         return [self._record(e) for e in self.store.of_type(short_type)]
 
-    def all_records(self) -> list[dict[str, Any]]:
+    def python_records(self) -> list[dict[str, Any]]:
+        """Every record READ/DELETE (Python agent) can find by name or identity."""
         return [r for t in self.record_types() for r in self.records(t)]
+
+    def all_records(self) -> list[dict[str, Any]]:
+        return self.python_records()
+
+    def core_records(self, short_type: str) -> list[dict[str, Any]]:
+        """Records of a core agent type (short name), named the way the C core names them."""
+        if short_type == "router":
+            return [self._core_router_record()]
+        if short_type == "connection":
+            return self.connection_records()
+        if short_type == "router.link":
+            return self._link_records()
+        if short_type in CONFIG_TYPES:
+            return [self._core_config_record(e) for e in self.store.of_type(short_type)]
+        return []
+
+    def connection_records(self) -> list[dict[str, Any]]:
+        """AMQP connections once opened (the real router lists no connection whose AMQP open
+        is still pending), then the data plane's (tcp) connections."""
+        records = [c.attributes() for c in self.connections if c.opened]
+        for adaptor in self._adaptors:
+            records += adaptor.connection_records(self)
+        return records
+
+    def _core_config_record(self, entity: Entity) -> dict[str, Any]:
+        record = {key: entity.attributes.get(key) for key in ("name", "identity", "type")}
+        for key, value in entity.attributes.items():
+            record.setdefault(key, value)
+        record.setdefault("priority", -1)
+        record.setdefault("pattern", None)
+        return record
+
+    def create_core_entity(self, short_type: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The core agent's CREATE of a router.config.* entity: unknown attributes are ignored,
+        an unknown distribution becomes ``balanced``; a taken name or prefix is refused."""
+        full = self.schema.full_type(short_type)
+        known = self.schema.attribute_names(full)
+        values = {k: v for k, v in attrs.items() if k in known and k not in ("identity", "type") and v is not None}
+        try:
+            validated = self.schema.validate_entity(full, values)
+        except SchemaError:
+            if "distribution" in values:
+                values["distribution"] = "balanced"
+            validated = self.schema.validate_entity(full, values)
+        existing = self.store.of_type(short_type)
+        if validated.get("name") and any(e.name == validated["name"] for e in existing):
+            raise ManagementError(400, "Name conflicts with an existing entity", None)
+        for key in ("prefix", "pattern"):
+            if validated.get(key) and any(e.get(key) == validated[key] for e in existing):
+                raise ManagementError(400, "Already exists", None)
+        entity = self.store.add(full, validated)
+        self.log.info("AGENT", "Created %s %s" % (short_type, entity.name))
+        return self._core_config_record(entity)
+
+    def delete_core_entity(self, short_type: str, identity: str) -> None:
+        entity = next(e for e in self.store.of_type(short_type) if e.identity == identity)
+        self.store.remove(entity)
 
     def _record(self, entity: Entity) -> dict[str, Any]:
         record = entity.record()
@@ -236,18 +311,39 @@ class Router(MessagingHandler):
         return record
 
     def _router_status(self) -> dict[str, Any]:
-        links = self._link_records()
+        connections = self.connection_records()
         return {
             "version": VERSION,
             "hostName": socket.gethostname(),
             "uptimeSeconds": int(time.monotonic() - self.started),
-            "connectionCount": len(self.connections),
-            "linkCount": len(links),
+            "connectionCount": len(connections),
+            "linkCount": len(self._link_records()),
             "nodeCount": max(len(self.network.node_records()) - 1, 0),
             "addrCount": len(self.consumers.addresses()),
             "autoLinkCount": 0,
             "tcpConnectionCount": 0,
+            "connectionCounters": {"tcp": sum(1 for c in connections if c["protocol"] == "tcp"),
+                                   "amqp": sum(1 for c in connections if c["protocol"] == "amqp"),
+                                   "http1": 0, "http2": 0},
         }
+
+    def _core_router_record(self) -> dict[str, Any]:
+        """The core agent's router record: named by its id, identity "1"."""
+        attrs = self.router_entity.attributes
+        record: dict[str, Any] = {name: 0 for name in (
+            "presettledDeliveries", "droppedPresettledDeliveries", "acceptedDeliveries",
+            "rejectedDeliveries", "releasedDeliveries", "modifiedDeliveries",
+            "deliveriesDelayed1Sec", "deliveriesDelayed10Sec", "deliveriesStuck",
+            "deliveriesIngress", "deliveriesEgress", "deliveriesTransit",
+            "deliveriesIngressRouteContainer", "deliveriesEgressRouteContainer",
+            "deliveriesRedirectedToFallback", "linksBlocked")}
+        record.update(self._router_status())
+        record.update(name=self.id, identity="1", id=self.id, type=self.schema.full_type("router"),
+                      mode=self.mode, area=attrs.get("area", "0"), metadata=attrs.get("metadata"),
+                      workerThreads=attrs.get("workerThreads", 4), memoryUsage=None,
+                      residentMemoryUsage=None)
+        del record["hostName"], record["tcpConnectionCount"]
+        return record
 
     def _link_records(self) -> list[dict[str, Any]]:
         records = []
@@ -260,7 +356,7 @@ class Router(MessagingHandler):
                     "type": "io.skupper.router.router.link", "linkName": link.name,
                     "linkType": conn.extra.get("linkType", "endpoint"),
                     "linkDir": "out" if link.is_sender else "in",
-                    "owningAddr": terminus.address, "connectionId": conn.identity,
+                    "owningAddr": terminus.address, "connectionId": str(conn.identity),
                     "capacity": link.credit if link.is_sender else 250,
                     "operStatus": "up", "adminStatus": "enabled",
                     "undeliveredCount": link.queued, "unsettledCount": link.unsettled,
@@ -269,12 +365,14 @@ class Router(MessagingHandler):
         return records
 
     def management_nodes(self) -> list[str]:
+        """The management agents of the interior routers known here, this one included (an
+        edge router lists none)."""
         return [addressing.topological(node["id"], addressing.MANAGEMENT)
-                for node in self.network.node_records() if node["nextHop"] != "(self)"]
+                for node in self.network.node_records()]
 
     def metrics_text(self) -> str:
         """Prometheus text for /metrics."""
-        values = {"qdr_connections_total": len(self.connections),
+        values = {"qdr_connections_total": len(self.connection_records()),
                   "qdr_links_total": len(self._link_records()),
                   "qdr_routers_total": len(self.network.node_records())}
         return "".join("# TYPE %s gauge\n%s %d\n" % (k, k, v) for k, v in values.items())
@@ -301,6 +399,10 @@ class Router(MessagingHandler):
         record = getattr(event.connection, "_double_record", None) if event.connection else None
         condition = event.transport.condition
         text = "%s %s" % (condition.name, condition.description) if condition else "error"
+        if condition is not None and condition.name == "proton.pythonio" and record is not None:
+            # python-qpid-proton's socket errors, worded as proton-c (the real router) words them
+            reason = str(condition.description).replace(" to all addresses", "")
+            text = "proton:io %s - disconnected %s" % (reason, record.host)
         if record is not None and record.direction == "in":
             self.log.info("SERVER", "[C%d] Connection from %s (to %s) failed: %s"
                           % (record.identity, record.host, record.config_name, text))
@@ -358,12 +460,18 @@ class Router(MessagingHandler):
         receiver = event.receiver
         if self.network.claims_message(event):
             return
+        delivery = event.delivery
         address = receiver.target.address or event.message.address
-        outcome = self.route(event.message, address, origin=event.delivery) if address else False
+        if delivery.settled:  # sent pre-settled: nobody waits for an outcome
+            if address:
+                self.route(event.message, address)
+            delivery.settle()
+            return
+        outcome = self.route(event.message, address, origin=delivery) if address else False
         if outcome is True:
-            self.accept(event.delivery)
+            self.accept(delivery)
         elif outcome is False:
-            self.release(event.delivery, delivered=False)
+            self.release(delivery, delivered=False)
         # None: forwarded; the next hop's outcome settles the delivery later
 
     def on_accepted(self, event: Any) -> None:
@@ -379,7 +487,8 @@ class Router(MessagingHandler):
         """Deliver ``message`` to ``address`` here or across the network.
 
         True: delivered; False: no route; None: forwarded, ``origin`` is settled with the next
-        hop's outcome.
+        hop's outcome. Without an ``origin`` (nobody waits for the outcome) the message is sent
+        on pre-settled, locally as across the network.
         """
         parsed = addressing.parse(address)
         if parsed.router == self.id and parsed.local in self.endpoints:
@@ -389,7 +498,7 @@ class Router(MessagingHandler):
             if parsed.local == addressing.MANAGEMENT:
                 self._serve_management(message)
                 return True
-            if self.consumers.send(parsed.local, message):
+            if self.consumers.send(parsed.local, message, settled=origin is None):
                 return True
             if parsed.router == self.id:
                 return False
@@ -398,14 +507,21 @@ class Router(MessagingHandler):
     def _serve_management(self, request: Message) -> None:
         if not request.reply_to:
             return
-        status, description, body = self.agent.handle(request.properties, request.body)
-        if status >= 400:
-            self.log.log("AGENT", "error", "Error performing %s: %s"
-                         % ((request.properties or {}).get("operation"), description))
-        reply = Message(address=request.reply_to, correlation_id=request.correlation_id,
-                        properties={"statusCode": status, "statusDescription": description},
-                        body=body)
-        if self.route(reply, request.reply_to) is False:
+        reply = self.agent.handle(request.properties, request.body)
+        operation = (request.properties or {}).get("operation")
+        if reply is None:  # the real core agent leaves some requests unanswered
+            self.log.debug("AGENT", "No reply to %s %s" % (operation, request.properties))
+            return
+        if reply.status >= 400:
+            self.log.log("AGENT", "error", "Error performing %s: %s" % (operation, reply.description))
+        correlation_id = request.correlation_id
+        if not reply.core and not isinstance(correlation_id, (str, bytes)):
+            correlation_id = None  # the Python agent only keeps string and binary ids
+        message = Message(address=request.reply_to, correlation_id=correlation_id,
+                          properties={"statusCode": reply.status, "statusDescription": reply.description},
+                          body=reply.body)
+        # no origin: the reply goes out pre-settled, as the real agents send it
+        if self.route(message, request.reply_to) is False:
             self.log.error("AGENT", "Can't respond to %s: no route" % request.reply_to)
 
 

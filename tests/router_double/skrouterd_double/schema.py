@@ -273,8 +273,9 @@ class Schema:
 
         Types and attribute keys are read the way the router's config loader reads them
         (hyphenated names become camelCase; ``address``/``autoLink`` mean their
-        ``router.config.`` types). Requires exactly one ``router``; singletons may not repeat
-        and ``name``/``identity`` must be unique across the file. Returns ``(full type,
+        ``router.config.`` types). Singletons (``router``) may not repeat and
+        ``name``/``identity`` must be unique across the file; a file without a ``router`` is
+        fine (the router then runs standalone, as the real one does). Returns ``(full type,
         validated attributes)`` pairs in file order.
         """
         if not isinstance(entities, list):
@@ -285,15 +286,14 @@ class Schema:
                     or not isinstance(entry[0], str) or not isinstance(entry[1], dict)):
                 raise SchemaError("Config entry %d is not a [type, attributes] pair: %r"
                                   % (index, entry))
-            type_name = self.full_type(_config_type_name(entry[0]))
+            short = _config_type_name(entry[0])
+            # (an unknown type is reported by its full name, as the real config loader does)
+            type_name = self.full_type(short if short.startswith(self.prefix + ".")
+                                       else "%s.%s" % (self.prefix, short))
             attrs = {_camel_case(key): value for key, value in entry[1].items()}
             attrs = self.validate_entity(type_name, attrs)
             self._check_unique(type_name, attrs, validated)
             validated.append((type_name, attrs))
-        routers = [t for t, _ in validated if t == self.full_type("router")]
-        if len(routers) != 1:
-            raise SchemaError("A router config needs exactly one router entity, found %d"
-                              % len(routers), self.full_type("router"))
         return validated
 
     # -- helpers ------------------------------------------------------------------------------
@@ -311,9 +311,17 @@ class Schema:
         try:
             return attribute.coerce(value)
         except _BadValue:
-            raise SchemaError("%s: Invalid value for attribute '%s' (%s): %r"
-                              % (entity.name, attribute.name, attribute.type_label(), value),
-                              entity.name, attribute.name) from None
+            # The real router's wording where it is known (it does not name the attribute).
+            if isinstance(attribute.type, tuple):
+                text = "Invalid value for enum%s: %r" % (list(attribute.type), value)
+            elif attribute.type == "integer" and isinstance(value, str):
+                text = "invalid literal for int() with base 10: %r" % value
+            elif attribute.type == "boolean" and isinstance(value, str):
+                text = "Invalid Boolean value '%r'" % value
+            else:
+                text = "Invalid value for attribute '%s' (%s): %r" % (
+                    attribute.name, attribute.type_label(), value)
+            raise SchemaError("%s: %s" % (entity.name, text), entity.name, attribute.name) from None
 
     def _check_type_value(self, entity: EntityTypeDef, value: Any) -> str:
         try:
@@ -352,8 +360,8 @@ class Schema:
         singleton = self._types[type_name].singleton
         for other_type, other in earlier:
             if singleton and other_type == type_name:
-                raise SchemaError("%s: singleton entity appears more than once" % type_name,
-                                  type_name)
+                raise SchemaError("Adding %s singleton %r when %r already exists"
+                                  % (type_name, attrs, other), type_name)
             for key in ("name", "identity"):
                 if key in attrs and attrs[key] == other.get(key):
                     raise SchemaError("%s: %s %r duplicates the %s of an earlier %s entity"

@@ -65,6 +65,11 @@ class StreamEnd:
         self.deciders: list[str] = []
         self.channel: SocketChannel | None = None
         self.finished = False
+        # how the end's socket appears as a ``connection`` record (set once it is connected)
+        self.kind = "tcp"
+        self.record_id = 0
+        self.record_host: str | None = None
+        self.record_dir = "in" if self.side == "c" else "out"
         self.created = time.monotonic()
         # A finished end stays addressable until then (see ``plane.end_finished``).
         self.linger_until = 0.0
@@ -208,6 +213,18 @@ class StreamEnd:
             self.counters.closed += 1
         self.plane.end_finished(self, failed=failed)
 
+    def describe(self, kind: str, sock: socket.socket) -> None:
+        """Name the connected ``sock`` for the end's ``connection`` record."""
+        from .connections import next_connection_id
+
+        self.kind = kind
+        try:
+            host, port = sock.getpeername()[:2]
+        except OSError:
+            return
+        self.record_id = next_connection_id()
+        self.record_host = "%s:%s" % (host, port)
+
     def count_open(self) -> None:
         self._counted = True
         self.counters.opened += 1
@@ -333,6 +350,7 @@ class ServerEnd(StreamEnd):
             sock.close()
             return
         self.count_open()
+        self.describe(self.kind, sock)
         self.channel = SocketChannel(self.plane.container, sock, self, tls_context=tls_context,
                                      server_hostname=host if tls_context else None)
         self.channel.start()

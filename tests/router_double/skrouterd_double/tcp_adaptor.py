@@ -30,6 +30,7 @@ from .balancer import Balancer, Candidate
 from .socket_channel import SocketChannel
 from .stream_tls import connector_context, listener_context
 from .streams import CONNECT_TIMEOUT, FAIL, ClientEnd, Counters, ServerEnd, StreamEnd
+from .connections import next_connection_id
 from .tls import CredentialsError
 from .wakeup import Wakeup
 
@@ -62,6 +63,8 @@ class ConnectorRuntime:
         self.kind = service_kind(entity)
         self.address = str(entity.get("address", ""))
         self.counters = Counters()
+        # the real router's permanent "egress-dispatch" pseudo-connection of a tcpConnector
+        self.dispatch_id = next_connection_id()
 
     def status(self) -> dict[str, Any]:
         if self.entity.short_type != "tcpConnector":
@@ -252,6 +255,16 @@ class DataPlane:
         runtime = self.listeners.get(id(entity)) or self.connectors.get(id(entity))
         return runtime.status() if runtime is not None else None
 
+    def connection_records(self) -> list[dict[str, Any]]:
+        """``connection`` records of the tcp adaptor, as the real router lists them: one
+        "egress-dispatch" per tcpConnector plus one per open client or target connection."""
+        records = [tcp_connection_record(c.dispatch_id, "egress-dispatch", "out")
+                   for c in self.connectors.values() if c.entity.short_type == "tcpConnector"]
+        for end in self.ends.values():
+            if end.kind == "tcp" and end.record_host is not None and not end.finished:
+                records.append(tcp_connection_record(end.record_id, end.record_host, end.record_dir))
+        return sorted(records, key=lambda r: int(r["identity"]))
+
     def _connectors_changed(self) -> None:
         wanted = {advertised_name(c.kind, c.address) for c in self.connectors.values()}
         for name in sorted(wanted - self._advertised):
@@ -281,6 +294,7 @@ class DataPlane:
         end = ClientEnd(self, uuid.uuid4().hex[:16], listener.counters,
                         lambda client: self._open(client, listener))
         end.count_open()
+        end.describe(listener.kind, sock)
         context = None
         profile_name = listener.entity.get("sslProfile")
         if profile_name:
@@ -350,6 +364,7 @@ class DataPlane:
                           deciders: list[str]) -> None:
         end = ServerEnd(self, str(request["sid"]), connector.counters, peer=str(request["reply"]),
                         deciders=deciders)
+        end.kind = connector.kind
         attrs = connector.entity.attributes
         host = str(attrs.get("host") or "127.0.0.1")
         context: ssl.SSLContext | None = None
@@ -409,6 +424,21 @@ class TcpAdaptor:
             if status is not None:
                 return status
         return {}
+
+    def connection_records(self, router: "Router") -> list[dict[str, Any]]:
+        plane = self._planes.get(id(router))
+        return plane.connection_records() if plane is not None else []
+
+
+def tcp_connection_record(identity: int, host: str, direction: str) -> dict[str, Any]:
+    """A ``connection`` record of the tcp adaptor (container "TcpAdaptor", protocol tcp)."""
+    return {"name": "connection/%s" % host, "identity": str(identity), "host": host,
+            "role": "normal", "protocol": "tcp", "dir": direction, "container": "TcpAdaptor",
+            "sasl": "", "isAuthenticated": False, "user": "", "isEncrypted": False,
+            "sslProto": None, "sslCipher": None, "properties": {}, "sslSsf": 0,
+            "type": "io.skupper.router.connection", "ssl": False, "opened": True, "active": True,
+            "adminStatus": "enabled", "operStatus": "up", "uptimeSeconds": 0,
+            "lastDlvSeconds": 0, "enableProtocolTrace": False, "meshId": None}
 
 
 def _port_number(port: Any) -> int:
