@@ -27,26 +27,16 @@ ADDRESS_LABEL = "skupper.io/address"
 
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
-# The fixed volumes of a 1.5 site, in creation order (CAs, credentials, then the rest).
-CA_VOLUMES = ("skupper-local-ca", "skupper-site-ca", "skupper-service-ca")
-CREDENTIAL_VOLUMES = (
-    "skupper-local-server",
-    "skupper-local-client",
-    "skupper-service-client",
-    "skupper-console-certs",
-    "skupper-site-server",
-)
-FIXED_VOLUMES = (
-    "skupper-services",
-    "skupper-local-server",
-    "skupper-internal",
-    "skupper-site-server",
-    "skupper-router-certs",
-    "skupper-console-certs",
-    "skupper-console-users",
-    "prometheus-server-config",
-    "prometheus-storage-volume",
-)
+# The volumes of a 1.5 site (base names; a named namespace prefixes them). The one home of
+# these names: the site, links and services import them from here.
+LOCAL_CA, SITE_CA, SERVICE_CA = "skupper-local-ca", "skupper-site-ca", "skupper-service-ca"
+LOCAL_SERVER, LOCAL_CLIENT = "skupper-local-server", "skupper-local-client"
+SERVICE_CLIENT, CONSOLE_CERTS, SITE_SERVER = "skupper-service-client", "skupper-console-certs", "skupper-site-server"
+INTERNAL, SERVICES, ROUTER_CERTS = "skupper-internal", "skupper-services", "skupper-router-certs"
+# in creation order: CAs, credentials, then the rest
+CA_VOLUMES = (LOCAL_CA, SITE_CA, SERVICE_CA)
+CREDENTIAL_VOLUMES = (LOCAL_SERVER, LOCAL_CLIENT, SERVICE_CLIENT, CONSOLE_CERTS, SITE_SERVER)
+OTHER_VOLUMES = (INTERNAL, SERVICES, ROUTER_CERTS)
 
 
 def username() -> str:
@@ -123,10 +113,6 @@ class SiteLayout:
     def labels(self) -> dict[str, str]:
         """Labels every resource of this site carries."""
         return {APP_LABEL: APP_VALUE, NAMESPACE_LABEL: self.namespace}
-
-    @property
-    def labels_key(self) -> str:
-        return NAMESPACE_LABEL
 
     @property
     def label_filter(self) -> str:
