@@ -49,6 +49,7 @@ def username() -> str:
 
 
 def is_root() -> bool:
+    """True when running as root (system units, rootful Podman)."""
     return os.geteuid() == 0
 
 
@@ -60,6 +61,7 @@ def data_home(env: dict[str, str] | None = None) -> Path:
 
 
 def config_home(env: dict[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME`` (default ``~/.config``)."""
     env = os.environ if env is None else env
     return Path(env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config"))
 
@@ -71,7 +73,10 @@ def runtime_dir(env: dict[str, str] | None = None) -> Path:
 
 
 def validate_namespace(name: str) -> str:
-    if name == DEFAULT_NAMESPACE or _NAMESPACE_RE.match(name):
+    """``name`` if it is a valid namespace (``default``, or a short DNS label)."""
+    if not isinstance(name, str):
+        raise InputError(f"invalid namespace {name!r}")
+    if name == DEFAULT_NAMESPACE or _NAMESPACE_RE.fullmatch(name):
         return name
     raise InputError(
         f"invalid namespace {name!r}: use 1-32 lower-case letters, digits and '-', "

@@ -1,13 +1,18 @@
 """A small HTTPS claims server for tests: the claim verifier of a Skupper 1.5 Kubernetes site.
 
 It keeps claim records (password, expiry, uses remaining) and answers ``POST /<claim>`` the way
-1.5's verifier does (see skupper-1.5-podman.md §9):
+Skupper 1.5.5's claim verifier does (``pkg/kube/claims/claim_verifier.go``), in its order:
 
 - 405 ``Only POST is supported`` for any other method;
-- 400 when ``site-version`` is missing, unparsable or below the minimum (0.8.0);
-- 404 ``No such claim`` for an unknown, expired or used-up claim;
-- 403 ``Claim refused`` for a wrong password;
+- 400 ``minimum version required 0.8.0`` for a ``site-version`` older than the server's and
+  missing, empty or below 0.8.0 (an unreadable non-empty one is accepted, ``1.5`` is 1.5.0);
+- 404 ``No such claim`` for an unknown or expired claim;
+- 403 ``Claim refused`` for a wrong password, checked before the remaining uses;
+- 404 ``No such claim`` for a claim with no use left;
 - 200 with a cert-token YAML otherwise (one use is consumed).
+
+As 1.5.5 creates claim records, ``expiry`` 0 means the claim never expires and ``uses`` 0 that
+it can be used any number of times.
 
 Every request is recorded (method, path, query, headers, body) for tests to assert on.
 """
@@ -37,9 +42,10 @@ from skupper_podman.links.tokens import (
     TYPE_LABEL,
     Token,
     cert_token,
+    site_compatibility_error,
     write_token,
 )
-from skupper_podman.versions import MINIMUM_REMOTE_VERSION, SKUPPER_COMPAT_VERSION, parse_version
+from skupper_podman.versions import MINIMUM_REMOTE_VERSION, SKUPPER_COMPAT_VERSION
 
 SITE_NAME_HEADER = "skupper-site-name"
 DEFAULT_EXPIRY = datetime.timedelta(minutes=15)
@@ -59,12 +65,12 @@ class ClaimRecord:
     """The issuer's record of one claim (1.5 keeps it in a ``token-claim-record`` Secret)."""
 
     password: str
-    expires: datetime.datetime
-    remaining: int
+    expires: datetime.datetime | None  # None: never
+    remaining: int | None  # None: no limit
     made: int = 0
 
     def expired(self) -> bool:
-        return datetime.datetime.now(datetime.UTC) >= self.expires
+        return self.expires is not None and self.expires < datetime.datetime.now(datetime.UTC)
 
 
 @dataclass
@@ -142,11 +148,18 @@ class ClaimsServer:
     # -- claims ----------------------------------------------------------------------------
     def add_claim(self, name: str | None = None, password: str | None = None,
                   expiry: datetime.timedelta = DEFAULT_EXPIRY, uses: int = 1) -> str:
-        """Record a claim (defaults as 1.5's ``token create``: UUID name, 15m, 1 use)."""
+        """Record a claim (defaults as 1.5's ``token create``: UUID name, 15m, 1 use); as 1.5
+        does, an expiry of 0 (or less) never expires and 0 uses (or less) is no limit."""
         claim = name or str(uuid.uuid4())
-        expires = datetime.datetime.now(datetime.UTC) + expiry
+        expires = datetime.datetime.now(datetime.UTC) + expiry if expiry > datetime.timedelta(0) else None
         with self._lock:
-            self.records[claim] = ClaimRecord(password or new_password(), expires, uses)
+            self.records[claim] = ClaimRecord(password or new_password(), expires, uses if uses > 0 else None)
+        return claim
+
+    def expire(self, claim: str) -> str:
+        """Make the recorded ``claim`` expired (a second ago); returns its name."""
+        with self._lock:
+            self.records[claim].expires = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
         return claim
 
     def claim_token(self, name: str, url_host: str | None = None, password: str | None = None) -> Token:
@@ -183,23 +196,23 @@ class ClaimsServer:
         if request.method not in self.accepted_methods:
             return _text(405, "Only POST is supported")
         version = (request.query.get("site-version") or [""])[0]
-        if not self._version_accepted(version):
-            return _text(400, f"Site version {version!r} is not supported")
-        claim = request.path.strip("/")
+        refusal = site_compatibility_error(version, self.site_version, self.minimum_site_version)
+        if refusal is not None:
+            return _text(400, refusal)
+        claim = request.path.replace("/", "")
         subject = request.headers.get(SITE_NAME_HEADER) or claim
         with self._lock:
             record = self.records.get(claim)
-            if record is None or record.expired() or record.remaining <= 0:
+            if record is None or record.expired():
                 return _text(404, "No such claim")
-            if request.body.decode(errors="replace") != record.password:
+            if request.body != record.password.encode():
                 return _text(403, "Claim refused")
-            record.remaining -= 1
+            if record.remaining is not None:
+                if record.remaining == 0:
+                    return _text(404, "No such claim")
+                record.remaining -= 1
             record.made += 1
         return 200, "application/yaml", self._issue(subject, claim)
-
-    def _version_accepted(self, version: str) -> bool:
-        parsed, minimum = parse_version(version), parse_version(self.minimum_site_version)
-        return parsed is not None and minimum is not None and parsed >= minimum
 
     def _issue(self, subject: str, claim: str) -> str:
         if self.issuer is not None:

@@ -6,7 +6,15 @@ import ssl
 from urllib.parse import urlencode, urlparse
 
 from skupper_podman.errors import InputError
-from skupper_podman.links.tokens import CLAIM_URL, CONNECTION_TOKEN, TYPE_LABEL, Token, parse_token
+from skupper_podman._util import one_line
+from skupper_podman.links.tokens import (
+    CLAIM_URL,
+    CONNECTION_TOKEN,
+    MAX_TOKEN_BYTES,
+    TYPE_LABEL,
+    Token,
+    parse_token,
+)
 from skupper_podman.versions import SKUPPER_COMPAT_VERSION
 
 REDEEM_TIMEOUT = 30.0
@@ -27,9 +35,13 @@ def redeem(claim: Token, site_id: str, timeout: float = REDEEM_TIMEOUT) -> Token
     Any answer but 200 raises a one-line InputError, so the caller creates no link.
     """
     url = claim.annotations.get(CLAIM_URL, "")
-    parsed = urlparse(url)
-    if parsed.scheme != "https" or not parsed.hostname:
-        raise InputError(f'Error processing claim "{claim.name}": unsupported claim URL {url}')
+    try:
+        parsed = urlparse(url)
+        scheme, host, port = parsed.scheme, parsed.hostname, parsed.port or 443
+    except ValueError:
+        scheme, host, port = "", None, None
+    if scheme != "https" or not host or not port:
+        raise InputError(f'Error processing claim "{claim.name}": unsupported claim URL {url[:200]}')
     if "password" not in claim.data:
         raise InputError(f'Error processing claim "{claim.name}": the claim has no password')
     ca_pem = claim.data.get("ca.crt", b"")
@@ -38,20 +50,20 @@ def redeem(claim: Token, site_id: str, timeout: float = REDEEM_TIMEOUT) -> Token
     path = (parsed.path or "/") + "?" + urlencode({"site-version": SKUPPER_COMPAT_VERSION})
     conn: http.client.HTTPSConnection | None = None
     try:
-        conn = http.client.HTTPSConnection(
-            parsed.hostname, parsed.port or 443, timeout=timeout, context=_context(ca_pem)
-        )
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_context(ca_pem))
         conn.request("POST", path, body=claim.data["password"],
                      headers={"skupper-site-name": site_id, "Content-Type": "text/plain"})
         response = conn.getresponse()
-        body = response.read().decode(errors="replace")
+        body = response.read(MAX_TOKEN_BYTES + 1).decode(errors="replace")
     except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as err:
-        raise InputError(f'Error processing claim "{claim.name}": {" ".join(str(err).split())}') from err
+        raise InputError(f'Error processing claim "{claim.name}": {one_line(err)}') from err
     finally:
         if conn is not None:
             conn.close()
+    if response.status == 200 and len(body) > MAX_TOKEN_BYTES:
+        raise InputError(f'Error processing claim "{claim.name}": the answer is larger than a token')
     if response.status != 200:
-        reason = " ".join(body.split()) or response.reason
+        reason = one_line(body)[:200] or response.reason
         raise InputError(f'Error processing claim "{claim.name}": {response.status} {reason}')
     try:
         issued = parse_token(body, "the answer")
@@ -65,5 +77,3 @@ def redeem(claim: Token, site_id: str, timeout: float = REDEEM_TIMEOUT) -> Token
         secret_type=issued.secret_type,
     )
     return merged
-
-

@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from skupper_podman import pki
+from skupper_podman._util import atomic_write, read_small_text
 from skupper_podman.errors import InputError
-from skupper_podman.versions import MINIMUM_REMOTE_VERSION, SKUPPER_COMPAT_VERSION, parse_version
+from skupper_podman.versions import MINIMUM_REMOTE_VERSION, SKUPPER_COMPAT_VERSION
 
 TYPE_LABEL = "skupper.io/type"
 CONNECTION_TOKEN = "connection-token"
@@ -27,6 +29,8 @@ SITE_VERSION = "skupper.io/site-version"
 COST = "skupper.io/cost"
 CLAIM_URL = "skupper.io/url"
 REQUIRED_CERT_KEYS = ("tls.key", "tls.crt", "ca.crt")
+# A token is a few kilobytes of YAML; anything larger is not one, and is refused before reading.
+MAX_TOKEN_BYTES = 1 << 20
 
 
 @dataclass
@@ -94,49 +98,58 @@ def cert_token(name: str, site_ca: pki.Credential, site_id: str, host: str,
 
 
 def write_token(token: Token, path: str | os.PathLike[str]) -> Path:
-    """Write the token file readable by its owner only (it grants access to the network)."""
-    target = Path(path)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(token.to_yaml())
-    except OSError as err:
-        raise InputError(f"cannot write token file {target}: {err.strerror or err}") from err
-    return target
+    """Write the token file readable by its owner only (it grants access to the network).
+
+    The file is replaced atomically: a symlink at ``path`` is replaced, never followed.
+    """
+    return atomic_write(path, token.to_yaml(), mode=0o600, what="token file")
+
+
+def _string_map(value: object, what: str, source: str) -> dict[str, str]:
+    """Labels or annotations: a mapping of scalars (anything else is no Secret's metadata)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+            isinstance(v, (str, int, float, bool)) or v is None for v in value.values()):
+        raise InputError(f"invalid Skupper token in {source}: its {what} are not a map of strings")
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
 def parse_token(text: str, source: str = "token") -> Token:
     """Decode a token Secret; a one-line InputError for anything that is not one."""
     try:
         doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise InputError(f"invalid Skupper token in {source}: not YAML") from err
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
+        raise InputError(f"invalid Skupper token in {source}: not YAML") from None
     if not isinstance(doc, dict) or doc.get("kind", "Secret") != "Secret":
         raise InputError(f"invalid Skupper token in {source}: not a Secret")
     meta = doc.get("metadata") or {}
-    if not isinstance(meta, dict):
-        raise InputError(f"invalid Skupper token in {source}: bad metadata")
+    raw_data = doc.get("data") or {}
+    if not isinstance(meta, dict) or not isinstance(raw_data, dict):
+        raise InputError(f"invalid Skupper token in {source}: bad metadata or data")
     data: dict[str, bytes] = {}
-    for key, value in (doc.get("data") or {}).items():
+    for key, value in raw_data.items():
         try:
-            data[str(key)] = base64.b64decode(str(value), validate=True)
-        except (binascii.Error, ValueError) as err:
-            raise InputError(f"invalid Skupper token in {source}: {key} is not base64") from err
+            if not isinstance(value, str):
+                raise ValueError(key)
+            data[str(key)] = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError(f"invalid Skupper token in {source}: {str(key)[:60]} is not base64") from None
+    name, secret_type = meta.get("name"), doc.get("type")
+    if not isinstance(name, (str, type(None))) or not isinstance(secret_type, (str, type(None))):
+        raise InputError(f"invalid Skupper token in {source}: its name and type must be strings")
     return Token(
-        name=str(meta.get("name") or ""),
-        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+        name=name or "",
+        labels=_string_map(meta.get("labels"), "labels", source),
+        annotations=_string_map(meta.get("annotations"), "annotations", source),
         data=data,
-        secret_type=doc.get("type"),
+        secret_type=secret_type,
     )
 
 
 def read_token(path: str | os.PathLike[str]) -> Token:
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise InputError(f"cannot read token file {path}: {err.strerror or err}") from err
+    """Read and decode a token file; only a regular UTF-8 file up to 1 MiB is read at all."""
+    text = read_small_text(path, MAX_TOKEN_BYTES, what="token file")
     if not text.strip():
         raise InputError(f"invalid Skupper token in {path}: the file is empty")
     return parse_token(text, str(path))
@@ -183,11 +196,40 @@ def verify_origin(token: Token, own_site_id: str, linked_origins: dict[str, str]
         raise InputError(f'Already connected to "{token.origin}".')
 
 
+_GO_VERSION = re.compile(r"v?(\d+)[.+-](\d+)?(\.(\d+))?\W?(.+)?", re.ASCII)
+_GO_INT_MAX = 2**63 - 1
+
+
+def site_version(text: str) -> tuple[int, int, int, str]:
+    """``(major, minor, patch, qualifier)`` as Skupper 1.5.5 reads a site version: ``1.5`` is
+    1.5.0, ``0.7.x`` is 0.7.0 with qualifier ``x``, anything it cannot read is 0.0.0."""
+    match = _GO_VERSION.match(text)
+    if match is None:
+        return 0, 0, 0, ""
+
+    def number(group: str | None) -> int:
+        return min(int(group), _GO_INT_MAX) if group else 0
+
+    return number(match.group(1)), number(match.group(2)), number(match.group(4)), match.group(5) or ""
+
+
+def site_compatibility_error(remote: str, local: str = SKUPPER_COMPAT_VERSION,
+                             minimum: str = MINIMUM_REMOTE_VERSION) -> str | None:
+    """1.5.5's site compatibility rule: a remote site older than ``local`` must be at least
+    ``minimum`` (0.8.0), an empty version counts as older than that, and an unreadable one is
+    accepted. Returns the error text (``minimum version required 0.8.0``) or None."""
+    theirs, ours = site_version(remote), site_version(local)
+    if theirs[:3] >= ours[:3]:
+        return None
+    undefined = theirs == (0, 0, 0, "")
+    if remote and (undefined or theirs[:3] >= site_version(minimum)[:3]):
+        return None
+    return f"minimum version required {minimum}"
+
+
 def verify_version(token: Token) -> None:
-    """A remote site older than us must be at least 0.8.0."""
+    """Refuse a token from a site 1.5.5 would not link to (missing, empty or too old a version)."""
     remote = token.annotations.get(SITE_VERSION, "")
-    parsed, ours = parse_version(remote), parse_version(SKUPPER_COMPAT_VERSION)
-    if parsed is None or ours is None or parsed >= ours:
-        return
-    if parsed < parse_version(MINIMUM_REMOTE_VERSION):  # type: ignore[operator]
-        raise InputError(f"minimum version required {MINIMUM_REMOTE_VERSION} - remote site version is {remote}")
+    error = site_compatibility_error(remote)
+    if error is not None:
+        raise InputError(f"{error} - remote site version is {remote or 'undefined'}")

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from skupper_podman.errors import ResourceConflict
+from skupper_podman.validation import check_ip, is_dns_name, is_ip
 
 _SIOCGIFADDR = 0x8915
 _REVERSE_LOOKUP_SECONDS = 2.0
@@ -49,8 +50,9 @@ def default_ingress_hosts() -> list[str]:
     hosts: list[str] = []
 
     def add(value: str | None) -> None:
-        if value and value not in hosts:
-            hosts.append(value.rstrip("."))
+        value = (value or "").rstrip(".")
+        if value and value not in hosts and (is_ip(value) or is_dns_name(value)):
+            hosts.append(value)
 
     add(socket.gethostname())
     addresses = local_ipv4_addresses()
@@ -69,16 +71,13 @@ def default_ingress_hosts() -> list[str]:
     return hosts
 
 
-def is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
 def check_port_free(host: str, port: int) -> None:
-    """Raise the 1.5 error when ``host:port`` cannot be bound on this machine."""
+    """Raise the 1.5 error when ``host:port`` cannot be bound on this machine.
+
+    ``host`` must be an IP address (an ``--ingress-bind-ip``): anything else is bad input, not a
+    taken port.
+    """
+    check_ip(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         try:

@@ -1,6 +1,7 @@
 """What a user can ask of ``init``, validated with Skupper 1.5's messages."""
 from __future__ import annotations
 
+import re
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from skupper_podman.errors import InputError
 from skupper_podman.paths import username
 from skupper_podman.router.logging_spec import parse_router_logging
+from skupper_podman.validation import check_duration, check_host, check_ip, check_port, check_site_name
 
 INGRESS_TYPES = ("", "external", "none")
 ROUTER_MODES = ("interior", "edge")
@@ -15,14 +17,22 @@ DEFAULT_TIMEOUT = 120.0
 
 
 def default_site_name() -> str:
-    """``<hostname>-<lower(user)>-<uuid[:5]>`` as Skupper 1.5.1+ names a site."""
-    return f"{socket.gethostname()}-{username().lower()}-{uuid.uuid4().hex[:5]}"
+    """``<hostname>-<lower(user)>-<uuid[:5]>`` as Skupper 1.5.1+ names a site (characters a
+    site name cannot hold, such as a ``\\`` in a domain user, become ``-``)."""
+    raw = f"{socket.gethostname()}-{username().lower()}"
+    safe = re.sub(r"[^A-Za-z0-9._@-]+", "-", raw, flags=re.ASCII).strip("-._@") or "site"
+    return f"{safe[:100]}-{uuid.uuid4().hex[:5]}"
 
 
-def _check_port(flag: str, value: int) -> int:
-    if not 0 < int(value) < 65536:
-        raise InputError(f"invalid value for {flag}: {value} (must be 1-65535)")
-    return int(value)
+_NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", re.ASCII)
+
+
+def check_network_name(name: str) -> str:
+    """A Podman network name (``--container-network``)."""
+    if not isinstance(name, str) or len(name) > 128 or not _NETWORK_NAME.fullmatch(name):
+        raise InputError(f"invalid value for --container-network: {name!r}: "
+                         "use letters, digits, '_', '.' and '-', starting with a letter or digit")
+    return name
 
 
 @dataclass
@@ -50,15 +60,24 @@ class InitOptions:
             raise InputError("edge mode is not yet allowed")
         if self.ingress not in INGRESS_TYPES:
             raise InputError(f"Invalid value for ingress: {self.ingress}")
+        if self.ingress_none and self.ingress_hosts:
+            raise InputError("--ingress-host cannot be used with --ingress none")
+        if self.ingress_none and self.ingress_bind_ips:
+            raise InputError("--ingress-bind-ip cannot be used with --ingress none")
         parse_router_logging(self.router_logging)
-        _check_port("--bind-port", self.bind_port)
-        _check_port("--bind-port-edge", self.bind_port_edge)
+        self.bind_port = check_port(self.bind_port, "--bind-port")
+        self.bind_port_edge = check_port(self.bind_port_edge, "--bind-port-edge")
         if self.bind_port == self.bind_port_edge and not self.ingress_none:
             raise InputError("--bind-port and --bind-port-edge must differ")
-        if self.timeout <= 0:
-            raise InputError(f"invalid value for --timeout: {self.timeout}")
-        if self.site_name and (len(self.site_name) > 253 or any(c.isspace() for c in self.site_name)):
-            raise InputError(f"invalid site name: {self.site_name!r}")
+        self.timeout = check_duration(self.timeout, "--timeout", allow_zero=False)
+        if self.site_name:
+            check_site_name(self.site_name)
+        for host in self.ingress_hosts:
+            check_host(host, "--ingress-host")
+        for ip in self.ingress_bind_ips:
+            check_ip(ip, "--ingress-bind-ip")
+        if self.container_network:
+            check_network_name(self.container_network)
         return self
 
     @property

@@ -6,7 +6,6 @@ connects. Failed claims must leave no link volume, connector or sslProfile behin
 """
 from __future__ import annotations
 
-import datetime
 import json
 import uuid
 from pathlib import Path
@@ -113,7 +112,7 @@ def test_refused_claims_leave_nothing_behind(site_env, kube, tmp_path):
     cases = {
         "wrong-password": (server.add_claim(), "x" * 24, "403 Claim refused"),
         "unknown": (str(uuid.uuid4()), None, "404 No such claim"),
-        "expired": (server.add_claim(expiry=datetime.timedelta(seconds=-1)), None, "404 No such claim"),
+        "expired": (server.expire(server.add_claim()), None, "404 No such claim"),
         "used-up": (server.add_claim(), None, "404 No such claim"),
     }
     used_up = cases["used-up"][0]

@@ -110,7 +110,7 @@ def test_no_such_claim(server, case):
     if case == "unknown":
         claim = server.claim_token("never-issued")
     elif case == "expired":
-        claim = server.claim_token(server.add_claim(expiry=datetime.timedelta(seconds=-1)))
+        claim = server.claim_token(server.expire(server.add_claim()))
     else:
         claim = server.claim_token(server.add_claim())
         redeem(claim, SITE_ID)
@@ -125,10 +125,10 @@ def test_method_not_allowed(server):
 
 
 def test_site_version_refused(server):
-    server.minimum_site_version = "2.0.0"  # a verifier that finds our 1.5.5 too old
+    # A verifier that finds our 1.5.5 too old (1.5.5's tests move its minimum the same way).
+    server.site_version, server.minimum_site_version = "3.0.0", "2.0.0"
     claim = server.claim_token(server.add_claim())
-    message = _refused(claim)
-    assert ": 400 " in message and "1.5.5" in message
+    assert _refused(claim).endswith(": 400 minimum version required 2.0.0")
 
 
 def test_server_cert_from_another_ca_is_not_trusted(server, cas):
@@ -202,9 +202,10 @@ def test_server_rules(server):
     name = server.add_claim()
     password = server.records[name].password.encode()
     assert _raw(server, "GET", f"/{name}?site-version=1.5.5") == (405, "Only POST is supported\n")
-    assert _raw(server, "POST", f"/{name}", password)[0] == 400
-    assert _raw(server, "POST", f"/{name}?site-version=", password)[0] == 400
-    assert _raw(server, "POST", f"/{name}?site-version=0.7.9", password)[0] == 400
+    too_old = (400, "minimum version required 0.8.0\n")
+    assert _raw(server, "POST", f"/{name}", password) == too_old
+    assert _raw(server, "POST", f"/{name}?site-version=", password) == too_old
+    assert _raw(server, "POST", f"/{name}?site-version=0.7.9", password) == too_old
     assert _raw(server, "POST", f"/{name}?site-version=1.5.5", b"wrong") == (403, "Claim refused\n")
     status, body = _raw(server, "POST", f"/{name}?site-version=0.8.0", password)
     assert status == 200
@@ -213,3 +214,53 @@ def test_server_rules(server):
     assert pki.common_name(base64.b64decode(token["data"]["tls.crt"])) == name
     assert _raw(server, "POST", f"/{name}?site-version=1.5.5", password) == (404, "No such claim\n")
     assert [r.method for r in server.requests] == ["GET", "POST", "POST", "POST", "POST", "POST", "POST"]
+
+
+# -- as Skupper 1.5.5's verifier (pkg/kube/claims/claim_verifier.go, pkg/utils/version.go) ------
+
+@pytest.mark.parametrize("version, status", [
+    ("1.5", 200),          # partial: 1.5.0
+    ("0.8", 200),          # 0.8.0, the minimum
+    ("0.7", 400),          # 0.7.0
+    ("v0.7.x", 400),       # 0.7.0 with qualifier "x"
+    ("garbage", 200),      # unreadable: undefined, accepted
+    ("1", 200),            # no separator: unreadable, accepted
+    ("0.0.0-rc1", 400),    # 0.0.0 with a qualifier is not undefined
+    ("2.0.0", 200),        # newer than the verifier
+    ("", 400),             # empty: assumed older than 0.5
+])
+def test_site_versions_as_1_5_5_reads_them(server, version, status):
+    name = server.add_claim()
+    password = server.records[name].password.encode()
+    answer = _raw(server, "POST", f"/{name}?site-version={version}", password)
+    assert answer[0] == status, answer
+    if status == 400:
+        assert answer[1] == "minimum version required 0.8.0\n"
+
+
+def test_zero_uses_is_unlimited_and_zero_expiry_never_expires(server):
+    name = server.add_claim(uses=0, expiry=datetime.timedelta(0))
+    claim = server.claim_token(name)
+    for _ in range(3):
+        redeem(claim, SITE_ID)
+    assert server.records[name].remaining is None and server.records[name].expires is None
+    assert server.records[name].made == 3
+
+
+def test_password_checked_before_remaining_uses(server):
+    name = server.add_claim(uses=1)
+    claim = server.claim_token(name)
+    redeem(claim, SITE_ID)
+    claim.data["password"] = b"wrong"
+    assert _refused(claim).endswith(": 403 Claim refused")  # not 404: the password comes first
+
+
+def test_expired_claim_is_no_such_claim_even_with_the_right_password(server):
+    claim = server.claim_token(server.expire(server.add_claim()))
+    assert _refused(claim).endswith(": 404 No such claim")
+
+
+def test_claim_name_is_the_path_without_slashes(server):
+    name = server.add_claim(name="ab")
+    password = server.records[name].password.encode()
+    assert _raw(server, "POST", "/a/b?site-version=1.5.5", password)[0] == 200

@@ -18,11 +18,46 @@ def test_defaults_are_valid():
     ({"ingress": "route"}, "Invalid value for ingress: route"),
     ({"bind_port": 70000}, "invalid value for --bind-port: 70000"),
     ({"bind_port": 5000, "bind_port_edge": 5000}, "must differ"),
-    ({"site_name": "two words"}, "invalid site name"),
+    ({"site_name": "two words"}, "invalid value for --site-name: 'two words'"),
+    ({"site_name": "west/east"}, "invalid value for --site-name: 'west/east'"),
+    ({"site_name": "-west"}, "invalid value for --site-name"),
+    ({"site_name": "w" * 129}, "invalid value for --site-name"),
+    ({"ingress_hosts": [""]}, "invalid value for --ingress-host: '' is neither a DNS name nor an IP"),
+    ({"ingress_hosts": ["evil;rm -rf /"]}, "invalid value for --ingress-host: 'evil;rm -rf /'"),
+    ({"ingress_hosts": ["999.1.1.1"]}, "invalid value for --ingress-host: '999.1.1.1'"),
+    ({"ingress_hosts": ["a" * 300]}, "invalid value for --ingress-host: 'aaaa"),
+    ({"ingress_hosts": ["a b"]}, "invalid value for --ingress-host: 'a b'"),
+    ({"ingress_hosts": ["ok.example", "bad_host"]}, "'bad_host'"),
+    ({"ingress": "none", "ingress_hosts": ["west.example"]}, "--ingress-host cannot be used with --ingress none"),
+    ({"ingress": "none", "ingress_bind_ips": ["127.0.0.1"]}, "--ingress-bind-ip cannot be used with --ingress none"),
+    ({"ingress_bind_ips": ["300.0.0.1"]}, "invalid value for --ingress-bind-ip: '300.0.0.1' is not an IP address"),
+    ({"ingress_bind_ips": ["localhost"]}, "invalid value for --ingress-bind-ip: 'localhost'"),
+    ({"timeout": -5}, "invalid value for --timeout: -5"),
+    ({"timeout": float("nan")}, "invalid value for --timeout: nan"),
+    ({"bind_port": 99999999999999999999}, "invalid value for --bind-port: 99999999999999999999"),
+    ({"container_network": "a/b"}, "invalid value for --container-network"),
 ])
 def test_bad_values(kwargs, message):
     with pytest.raises(InputError, match=message):
         InitOptions(**kwargs).validate()
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"site_name": "west"}, {"site_name": "host-1.example_x@corp"},
+    {"ingress_hosts": ["west.example", "10.0.0.5", "::1", "localhost", "host.containers.internal"]},
+    {"ingress_bind_ips": ["127.0.0.1", "::1", ""]},
+    {"ingress": "none"},
+])
+def test_good_values(kwargs):
+    InitOptions(**kwargs).validate()
+
+
+def test_default_site_name_is_a_valid_site_name(monkeypatch):
+    monkeypatch.setattr("skupper_podman.site.options.username", lambda: "CORP\\Jane Doe")
+    monkeypatch.setattr("socket.gethostname", lambda: "box/1")
+    name = default_site_name()
+    InitOptions(site_name=name).validate()
+    assert name.startswith("box-1-corp-jane-doe-")
 
 
 def test_default_site_name_shape():

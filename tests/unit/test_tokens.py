@@ -112,3 +112,90 @@ def test_old_remote_versions(token):
     verify_version(token)
     token.annotations["skupper.io/site-version"] = "1.6.0"
     verify_version(token)
+
+
+@pytest.mark.parametrize("version, shown", [("", "undefined"), (None, "undefined"), ("0.7", "0.7"),
+                                            ("v0.5.x", "v0.5.x"), ("0.0.0-rc1", "0.0.0-rc1")])
+def test_versions_1_5_5_refuses(token, version, shown):
+    if version is None:
+        token.annotations.pop("skupper.io/site-version")
+    else:
+        token.annotations["skupper.io/site-version"] = version
+    with pytest.raises(InputError) as caught:
+        verify_version(token)
+    assert str(caught.value) == f"minimum version required 0.8.0 - remote site version is {shown}"
+
+
+@pytest.mark.parametrize("version", ["1.5", "0.8", "garbage", "1", "1.5.5", "2"])
+def test_versions_1_5_5_accepts(token, version):
+    token.annotations["skupper.io/site-version"] = version
+    verify_version(token)
+
+
+# -- what a token file may be --------------------------------------------------------------
+
+def _refused_file(path) -> str:
+    with pytest.raises(InputError) as caught:
+        read_token(path)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message
+    return message
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "token.fifo"
+    os.mkfifo(fifo)
+    assert "not a regular file" in _refused_file(fifo)
+
+
+def test_device_and_directory_are_refused(tmp_path):
+    assert "not a regular file" in _refused_file("/dev/zero")
+    assert "not a regular file" in _refused_file(tmp_path)
+
+
+def test_large_file_is_refused_before_reading(tmp_path):
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as handle:
+        handle.truncate(50 * 1024 * 1024)  # sparse: 50 MB that costs no disk
+    assert "larger than 1048576 bytes" in _refused_file(big)
+
+
+def test_binary_file_is_refused(tmp_path):
+    binary = tmp_path / "token.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert "not UTF-8" in _refused_file(binary)
+
+
+def test_missing_file(tmp_path):
+    assert "No such file or directory" in _refused_file(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("text", [
+    "metadata: {labels: [a, b]}\n",
+    "metadata: {annotations: {a: {b: c}}}\n",
+    "data: [1, 2]\n",
+    "data: {ca.crt: 12}\n",
+    "metadata: {name: [x]}\n",
+    "metadata: {labels: &x {a: *x}}\n",
+    "t: 2001-13-45\n",
+    "a: &a [1]\nb: &b [*a, *a, *a]\nmetadata: {labels: {x: *b}}\n",
+])
+def test_odd_yaml_is_an_invalid_token(text):
+    with pytest.raises(InputError, match="invalid Skupper token"):
+        parse_token(text)
+
+
+def test_write_token_replaces_a_symlink_and_keeps_its_target(token, tmp_path):
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    link = tmp_path / "west.token"
+    link.symlink_to(target)
+    write_token(token, link)
+    assert target.read_text() == "keep me"
+    assert not link.is_symlink() and stat.S_IMODE(link.stat().st_mode) == 0o600
+    assert read_token(link).name == "skupper"
+
+
+def test_write_token_onto_a_directory_is_refused(token, tmp_path):
+    with pytest.raises(InputError, match="is a directory"):
+        write_token(token, tmp_path)
