@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port  # noqa: F401 - the e2e tests import it from here
+
 ROOT = Path(__file__).resolve().parent.parent
 SOCK = os.environ.get("TEST_PODMAN_SOCK", "/run/podman/podman.sock")
 NAMESPACE_LABEL = "skupper-podman.io/namespace"
-
-
-def free_port() -> int:
-    """A TCP port free on every interface right now (for published site ports)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("0.0.0.0", 0))
-        return int(sock.getsockname()[1])
 
 
 def init_site(env: "SiteEnv", namespace: str, name: str, *extra: str) -> None:

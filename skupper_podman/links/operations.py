@@ -18,10 +18,11 @@ from skupper_podman import pki
 from skupper_podman.links.claims import redeem
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
 from skupper_podman.network.topology import gather_routers
-from skupper_podman.paths import METADATA_LABEL, TYPE_LABEL
+from skupper_podman.paths import INTERNAL, METADATA_LABEL, ROUTER_CERTS, SITE_CA, TYPE_LABEL
+from skupper_podman.podman.records import VolumeRecord
 from skupper_podman.rollback import Rollback
 from skupper_podman.router.config import RouterConfig, link_entities
-from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS, Site, SiteInfo
+from skupper_podman.site.lifecycle import CONFIG_FILE, Site, SiteInfo
 from skupper_podman.links.tokens import (
     CONNECTION_TOKEN,
     COST,
@@ -92,32 +93,27 @@ class Links:
         host = ingress_host or hosts[1]
         if host not in hosts:
             raise InputError(f"tokens can only be generated for the available ingress hosts: [{' '.join(hosts)}]")
-        ca = pki.Credential.from_data(self.site.files.read_all(self.site.vol("skupper-site-ca")))
+        ca = pki.Credential.from_data(self.site.files.read_all(self.site.vol(SITE_CA)))
         token = cert_token(name, ca, info.site_id, host, info.bind_port, info.bind_port_edge)
         return write_token(token, path)
 
     # -- link volumes ----------------------------------------------------------------------
-    def _link_volumes(self) -> dict[str, dict]:
+    def _link_volumes(self) -> dict[str, VolumeRecord]:
         """Link name -> volume record, for every token volume of this site."""
-        found: dict[str, dict] = {}
+        found: dict[str, VolumeRecord] = {}
         for vol in self.site.podman.volumes(self.site.layout.label_filter):
-            labels = vol.get("Labels") or {}
-            if labels.get(TYPE_LABEL) in (CONNECTION_TOKEN, TOKEN_CLAIM):
-                found[self._link_name(vol["Name"])] = vol
+            if vol.labels.get(TYPE_LABEL) in (CONNECTION_TOKEN, TOKEN_CLAIM):
+                found[self._link_name(vol.name)] = vol
         return found
 
     def _link_name(self, volume: str) -> str:
         prefix = self.site.layout.name("")
         return volume[len(prefix):] if prefix and volume.startswith(prefix) else volume
 
-    def _origins(self, volumes: dict[str, dict]) -> dict[str, str]:
-        origins = {}
-        for name, vol in volumes.items():
-            meta = json.loads((vol.get("Labels") or {}).get(METADATA_LABEL) or "{}")
-            origins[name] = (meta.get("annotations") or {}).get("skupper.io/generated-by", "")
-        return origins
+    def _origins(self, volumes: dict[str, VolumeRecord]) -> dict[str, str]:
+        return {name: _generated_by(vol) for name, vol in volumes.items()}
 
-    def _next_name(self, existing: dict[str, dict]) -> str:
+    def _next_name(self, existing: dict[str, VolumeRecord]) -> str:
         numbers = [int(m.group(1)) for n in existing if (m := _LINK_NAME.match(n))]
         return f"link{max(numbers, default=0) + 1}"
 
@@ -212,7 +208,7 @@ class Links:
         self._remove_from_config(name)
         crashed = not self._delete_live(info, name)
         self.site.files.remove_tree(self.site.vol(ROUTER_CERTS), f"{name}-profile")
-        self.site.podman.remove_volume(existing[name]["Name"])
+        self.site.podman.remove_volume(existing[name].name)
         if crashed:
             self.site.wait_router(self.site.get(), time.monotonic() + ROUTER_RECOVERY_TIMEOUT)
 
@@ -250,7 +246,7 @@ class Links:
                 return report
             sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
-    def _status_once(self, info: SiteInfo, volumes: dict[str, dict], only: str | None) -> LinkReport:
+    def _status_once(self, info: SiteInfo, volumes: dict[str, VolumeRecord], only: str | None) -> LinkReport:
         config = self._config()
         report = LinkReport()
         if info.router_state != "running":
@@ -261,7 +257,6 @@ class Links:
             for link, vol in sorted(volumes.items()):
                 if only is not None and link != only:
                     continue
-                meta = json.loads((vol.get("Labels") or {}).get(METADATA_LABEL) or "{}")
                 configured = config.get("connector", link) or {}
                 live = connectors.get(link, {})
                 status = live.get("connectionStatus", "")
@@ -270,15 +265,25 @@ class Links:
                     connected=status == "SUCCESS",
                     description=_describe(live, configured),
                     url=f"{configured.get('host', '')}:{configured.get('port', '')}",
-                    site=(meta.get("annotations") or {}).get("skupper.io/generated-by", ""),
+                    site=_generated_by(vol),
                     cost=int(configured.get("cost", 1) or 1),
-                    created=str(vol.get("CreatedAt", "")),
+                    created=vol.created,
                 ))
             if only is None:
                 routers = gather_routers(client, info.name)
                 report.incoming = [r.site_id or r.router_id for r in routers
                                    if not r.edge and info.name in r.connected_to]
         return report
+
+
+def _generated_by(vol: VolumeRecord) -> str:
+    """The site id a link's token came from, kept in the volume's metadata label."""
+    try:
+        meta = json.loads(vol.labels.get(METADATA_LABEL) or "{}")
+    except ValueError:
+        return ""
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return str((annotations or {}).get("skupper.io/generated-by", "")) if isinstance(annotations, dict) else ""
 
 
 def _describe(live: dict, configured: dict) -> str:

@@ -30,8 +30,8 @@ class VolumeFiles:
             info = self.podman.volume(volume)
             if info is None:
                 raise PodmanError(f"volume {volume} not found")
-            path = Path(info.get("Mountpoint") or "")
-            if not path.is_dir():
+            path = Path(info.mountpoint)
+            if not info.mountpoint or not path.is_dir():
                 raise SkupperError(
                     f"You cannot use a remote podman endpoint - volume {volume} is not available at {path}"
                 )

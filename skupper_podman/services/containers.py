@@ -14,8 +14,9 @@ from typing import Any
 
 from skupper_podman import pki
 from skupper_podman.errors import ManagementError, NotInitialized, PodmanError, RouterUnavailable, SkupperError
-from skupper_podman.paths import ADDRESS_LABEL, APP_LABEL, APP_VALUE
+from skupper_podman.paths import ADDRESS_LABEL, APP_LABEL, APP_VALUE, INTERNAL, ROUTER_CERTS, SERVICE_CA
 from skupper_podman.podman.adapter import ContainerSpec, VolumeMount
+from skupper_podman.podman.records import ContainerRecord
 from skupper_podman.rollback import Rollback
 from skupper_podman.router.config import (
     RouterConfig,
@@ -26,11 +27,10 @@ from skupper_podman.router.config import (
     service_router_id,
 )
 from skupper_podman.router.management import ManagementClient, edge_agent
-from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS, ROUTER_MOUNTS, Site, SiteInfo
+from skupper_podman.site.lifecycle import CONFIG_FILE, ROUTER_MOUNTS, Site, SiteInfo
 
 Entity = tuple[str, dict[str, Any]]
 CONFIG_DIR = "/etc/skupper-router/config"
-SERVICE_CA = "skupper-service-ca"
 _POLL = 0.2
 
 
@@ -42,47 +42,27 @@ def container_name(site: Site, address: str, requested: str = "") -> str:
     return site.layout.name(requested or address)
 
 
-def name_of(ctr: Mapping[str, Any]) -> str:
-    names = ctr.get("Names") or [ctr.get("Name") or ctr.get("Id", "")]
-    return str(names[0]).lstrip("/")
-
-
-def labels_of(ctr: Mapping[str, Any]) -> dict[str, str]:
-    """Labels of a container record (from a list or from an inspect)."""
-    return dict(ctr.get("Labels") or (ctr.get("Config") or {}).get("Labels") or {})
-
-
-def state_of(ctr: Mapping[str, Any]) -> str:
-    state = ctr.get("State")
-    return state if isinstance(state, str) else str((state or {}).get("Status", "unknown"))
-
-
-def service_containers(site: Site) -> dict[str, dict[str, Any]]:
+def service_containers(site: Site) -> dict[str, ContainerRecord]:
     """This site's service containers by address (found by their ``skupper.io/address`` label)."""
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, ContainerRecord] = {}
     for ctr in site.podman.containers([site.layout.label_filter, ADDRESS_LABEL]):
-        address = labels_of(ctr).get(ADDRESS_LABEL)
+        address = ctr.labels.get(ADDRESS_LABEL)
         if address:
             found.setdefault(address, ctr)
     return found
 
 
-def find_container(site: Site, address: str) -> dict[str, Any] | None:
+def find_container(site: Site, address: str) -> ContainerRecord | None:
     matches = site.podman.containers([site.layout.label_filter, f"{ADDRESS_LABEL}={address}"])
     return matches[0] if matches else None
 
 
-def published_ports(ctr: Mapping[str, Any]) -> tuple[str, dict[int, int]]:
+def published_ports(ctr: ContainerRecord) -> tuple[str, dict[int, int]]:
     """The host IP and service port -> host port a container publishes."""
-    host_ip, ports = "", {}
-    for item in ctr.get("Ports") or []:  # list records
-        host_ip = item.get("host_ip", "") or host_ip
-        ports[int(item["container_port"])] = int(item["host_port"])
-    bindings = (ctr.get("HostConfig") or {}).get("PortBindings") or {}  # inspect records
-    for key, binds in bindings.items():
-        if binds:
-            host_ip = binds[0].get("HostIp", "") or host_ip
-            ports[int(key.split("/")[0])] = int(binds[0]["HostPort"])
+    host_ip = next((p.host_ip for p in ctr.ports if p.host_ip), "")
+    ports: dict[int, int] = {}
+    for binding in ctr.ports:
+        ports.setdefault(binding.container_port, binding.host_port)
     return host_ip, dict(sorted(ports.items()))
 
 
@@ -110,10 +90,10 @@ def start_container(site: Site, info: SiteInfo, undo: Rollback, address: str, na
     site.podman.start_container(name)
 
 
-def remove_container(site: Site, ctr: Mapping[str, Any]) -> None:
-    if labels_of(ctr).get(APP_LABEL) != APP_VALUE:
-        raise PodmanError(f"container {name_of(ctr)} is not managed by Skupper")
-    site.podman.remove_container(name_of(ctr))
+def remove_container(site: Site, ctr: ContainerRecord) -> None:
+    if ctr.labels.get(APP_LABEL) != APP_VALUE:
+        raise PodmanError(f"container {ctr.name} is not managed by Skupper")
+    site.podman.remove_container(ctr.name)
 
 
 # -- config file and TLS -----------------------------------------------------------------------

@@ -23,7 +23,8 @@ from skupper_podman.services import containers as runtime
 from skupper_podman.errors import InputError, PodmanError, ResourceConflict
 from skupper_podman.rollback import Rollback
 from skupper_podman.router.config import ServiceTarget, service_router_id
-from skupper_podman.site.lifecycle import ROUTER_ALIASES, SERVICES, SERVICES_FILE, Site
+from skupper_podman.paths import SERVICES
+from skupper_podman.site.lifecycle import ROUTER_ALIASES, SERVICES_FILE, Site
 from skupper_podman.services.model import (
     RESERVED_LABELS,
     TLS_PREFIX,
@@ -229,7 +230,7 @@ class Services:
         if ctr is None:
             raise PodmanError(f"the container of service {address} is missing; "
                               "delete the service and create it again")
-        return runtime.state_of(ctr) == "running"
+        return ctr.running
 
     def _forget_target(self, address: str, host: str) -> None:
         with self.store.edit() as services:
@@ -286,8 +287,8 @@ class Services:
                 address=definition.address, protocol=definition.protocol, ports=list(definition.ports),
                 targets=[{"host": t.host, "ports": dict(t.ports)} for t in definition.targets],
                 labels=dict(definition.labels), tls=definition.tls,
-                container=runtime.name_of(ctr) if ctr else "",
-                state=runtime.state_of(ctr) if ctr else "missing",
+                container=ctr.name if ctr else "",
+                state=ctr.state if ctr else "missing",
                 connected=None if attached is None else router_id in attached,
                 router_id=router_id, host_ip=host_ip, host_ports=host_ports,
             ))

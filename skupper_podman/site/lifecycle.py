@@ -17,20 +17,43 @@ from dataclasses import dataclass, field
 import yaml
 
 from skupper_podman import pki
-from skupper_podman.errors import NotInitialized, PodmanError, ResourceConflict, SiteExists, SkupperError
+from skupper_podman._util import atomic_write, read_small_text
+from skupper_podman.errors import (
+    DamagedState,
+    ImageUnavailable,
+    NotInitialized,
+    PodmanError,
+    ResourceConflict,
+    SiteExists,
+    SkupperError,
+    StateError,
+)
 from skupper_podman.site.ingress import check_port_free, default_ingress_hosts, free_local_port
 from skupper_podman.paths import (
     CA_VOLUMES,
     COMPONENT_LABEL,
+    CONSOLE_CERTS,
     CREDENTIAL_VOLUMES,
+    INTERNAL,
+    LOCAL_CA,
+    LOCAL_CLIENT,
+    LOCAL_SERVER,
     METADATA_LABEL,
+    OTHER_VOLUMES,
+    ROUTER_CERTS,
+    SERVICE_CA,
+    SERVICE_CLIENT,
+    SERVICES,
+    SITE_CA,
+    SITE_SERVER,
     TYPE_LABEL,
     SiteLayout,
     username,
 )
 from skupper_podman.podman.adapter import ContainerSpec, PodmanAdapter, VolumeMount
+from skupper_podman.podman.records import ContainerRecord
 from skupper_podman.podman.endpoint import resolve
-from skupper_podman.rollback import Rollback
+from skupper_podman.rollback import Rollback, stop_signals_raise
 from skupper_podman.router.config import RouterConfig, site_config
 from skupper_podman.router.logging_spec import parse_router_logging
 from skupper_podman.router.management import ManagementClient, TlsFiles
@@ -41,10 +64,6 @@ from skupper_podman.podman.volumes import VolumeFiles
 Progress = Callable[[str], None]
 
 ROUTER = "skupper-router"
-INTERNAL = "skupper-internal"
-SERVICES = "skupper-services"
-ROUTER_CERTS = "skupper-router-certs"
-OTHER_VOLUMES = (INTERNAL, SERVICES, ROUTER_CERTS)
 CONFIG_FILE = "skrouterd.json"
 SERVICES_FILE = "skupper-services.json"
 INTER_ROUTER_PORT, EDGE_PORT, AMQPS_PORT = 55671, 45671, 5671
@@ -52,17 +71,17 @@ ROUTER_ALIASES = ["skupper-router", "skupper-router-local"]
 # volume base name -> mount point inside the router container (skupper-1.5-podman.md §4)
 ROUTER_MOUNTS = {
     INTERNAL: "/etc/skupper-router/config/",
-    "skupper-site-server": "/etc/skupper-router-certs/skupper-internal/",
-    "skupper-local-server": "/etc/skupper-router-certs/skupper-amqps/",
+    SITE_SERVER: "/etc/skupper-router-certs/skupper-internal/",
+    LOCAL_SERVER: "/etc/skupper-router-certs/skupper-amqps/",
     ROUTER_CERTS: "/etc/skupper-router-certs",
 }
 # credential volume -> (issuing CA volume, CN, extra SAN hosts or None for "simple")
 CREDENTIALS: dict[str, tuple[str, str, list[str] | None]] = {
-    "skupper-local-server": ("skupper-local-ca", "skupper-router-local", ["skupper-router-local"]),
-    "skupper-local-client": ("skupper-local-ca", "skupper-router-local", []),
-    "skupper-service-client": ("skupper-service-ca", "", None),
-    "skupper-console-certs": ("skupper-local-ca", "skupper", ["flow-collector"]),
-    "skupper-site-server": ("skupper-site-ca", "skupper-router", ["skupper-router"]),
+    LOCAL_SERVER: (LOCAL_CA, "skupper-router-local", ["skupper-router-local"]),
+    LOCAL_CLIENT: (LOCAL_CA, "skupper-router-local", []),
+    SERVICE_CLIENT: (SERVICE_CA, "", None),
+    CONSOLE_CERTS: (LOCAL_CA, "skupper", ["flow-collector"]),
+    SITE_SERVER: (SITE_CA, "skupper-router", ["skupper-router"]),
 }
 
 
@@ -116,48 +135,53 @@ class Site:
         return self.layout.name(base)
 
     # -- discovery -------------------------------------------------------------------------
-    def router_container(self) -> dict | None:
+    def router_container(self) -> ContainerRecord | None:
         return self.podman.container(self.layout.router_container)
 
     def leftovers(self) -> list[str]:
         """Names of every resource labelled for this namespace (containers, volumes, network)."""
-        names = [c["Name"] for c in self.podman.containers([self.layout.label_filter])]
-        names += [v["Name"] for v in self.podman.volumes(self.layout.label_filter)]
-        names += [n["name"] for n in self.podman.networks(self.layout.label_filter)]
+        names = [c.name for c in self.podman.containers([self.layout.label_filter])]
+        names += [v.name for v in self.podman.volumes(self.layout.label_filter)]
+        names += [n.name for n in self.podman.networks(self.layout.label_filter)]
         return names
 
     def get(self) -> SiteInfo:
-        """Discover the site; raise NotInitialized when it does not exist (or is incomplete)."""
+        """Discover the site; raise NotInitialized when there is none, DamagedState when its
+        router container is there but a volume or file it needs is missing or damaged."""
         ctr = self.router_container()
         if ctr is None:
             raise NotInitialized(f"{self.layout.router_container} component not found")
+        where = f"{CONFIG_FILE} in volume {self.vol(INTERNAL)}"
         try:
-            config = RouterConfig.parse(self.files.read(self.vol(INTERNAL), CONFIG_FILE).decode())
-            server_cert = self.files.read(self.vol("skupper-site-server"), "tls.crt")
-        except (OSError, PodmanError, SkupperError) as err:
-            raise NotInitialized(f"site configuration is incomplete: {err}") from err
-        router = config.router()
-        meta = json.loads(router.get("metadata") or "{}")
-        ports = (ctr.get("HostConfig") or {}).get("PortBindings") or {}
-        inter = ports.get(f"{INTER_ROUTER_PORT}/tcp") or []
-        edge = ports.get(f"{EDGE_PORT}/tcp") or []
-        amqps = ports.get(f"{AMQPS_PORT}/tcp") or []
-        networks = list(((ctr.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+            config = RouterConfig.parse(self.files.read(self.vol(INTERNAL), CONFIG_FILE), where)
+            server_cert = self.files.read(self.vol(SITE_SERVER), "tls.crt")
+            self.files.mountpoint(self.vol(SITE_CA))
+            router, meta = config.router(), config.metadata()
+            ingress_hosts = pki.dns_names(server_cert)
+        except StateError as err:
+            raise DamagedState(f"{self._damaged()}: {err}") from None
+        except (OSError, PodmanError, ValueError) as err:
+            raise DamagedState(f"{self._damaged()}: {' '.join(str(err).split())}") from None
+        networks = list(ctr.networks)
         return SiteInfo(
             namespace=self.layout.namespace,
             name=router.get("id", ""),
             site_id=meta.get("id", ""),
             version=meta.get("version", ""),
             mode=router.get("mode", "interior"),
-            image=(ctr.get("Config") or {}).get("Image") or ctr.get("ImageName", ""),
+            image=ctr.image,
             network=networks[0] if networks else self.layout.network,
-            ingress_hosts=pki.dns_names(server_cert),
-            bind_ips=sorted({b.get("HostIp", "") for b in inter}),
-            bind_port=int(inter[0]["HostPort"]) if inter else None,
-            bind_port_edge=int(edge[0]["HostPort"]) if edge else None,
-            management_port=int(amqps[0]["HostPort"]) if amqps else None,
-            router_state=(ctr.get("State") or {}).get("Status", "unknown"),
+            ingress_hosts=ingress_hosts,
+            bind_ips=sorted({b.host_ip for b in ctr.published(INTER_ROUTER_PORT)}),
+            bind_port=ctr.host_port(INTER_ROUTER_PORT),
+            bind_port_edge=ctr.host_port(EDGE_PORT),
+            management_port=ctr.host_port(AMQPS_PORT),
+            router_state=ctr.state,
         )
+
+    def _damaged(self) -> str:
+        namespace = "" if self.layout.is_default else f" in namespace {self.layout.namespace}"
+        return f"the site{namespace} is damaged (skupper delete removes it)"
 
     def exists(self) -> bool:
         try:
@@ -168,7 +192,7 @@ class Site:
 
     # -- management ------------------------------------------------------------------------
     def client_tls(self) -> TlsFiles:
-        base = self.files.path(self.vol("skupper-local-client"))
+        base = self.files.path(self.vol(LOCAL_CLIENT))
         return TlsFiles(ca=base / "ca.crt", cert=base / "tls.crt", key=base / "tls.key")
 
     def management(self, info: SiteInfo | None = None, timeout: float = 5.0) -> ManagementClient:
@@ -182,8 +206,12 @@ class Site:
 
     # -- init ------------------------------------------------------------------------------
     def init(self, options: InitOptions, progress: Progress | None = None) -> InitResult:
-        """Create the site; on any failure remove everything this call created."""
+        """Create the site; on any failure, SIGTERM or SIGINT remove everything this call created."""
         options.validate()
+        with stop_signals_raise():
+            return self._init(options, progress)
+
+    def _init(self, options: InitOptions, progress: Progress | None) -> InitResult:
         say = progress or (lambda _msg: None)
         if self.exists():
             raise SiteExists(f"Skupper has already been initialized for user '{username()}'.")
@@ -233,7 +261,7 @@ class Site:
         if self.router_container() is not None:
             raise ResourceConflict(f"{self.layout.router_container} container already defined")
         net = self.podman.network(network)
-        if net is not None and not net.get("dns_enabled"):
+        if net is not None and not net.dns_enabled:
             raise ResourceConflict(
                 f"network {network} cannot be used as DNS is not enabled, "
                 "fix the existing network or use a different one"
@@ -262,18 +290,19 @@ class Site:
         code, logs = self.podman.run_to_completion(spec, timeout)
         if code != 0:
             reason = " ".join(logs.split()) or f"exit code {code}"
-            raise SkupperError(f"site cannot be created: unable to run {image} - reason: {reason}")
+            raise ImageUnavailable(f"site cannot be created: unable to run {image} - reason: {reason}")
 
     def _save_endpoint(self, undo: Rollback) -> None:
         path = self.layout.podman_yaml
         existed = path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(yaml.safe_dump({"endpoint": self.podman.endpoint.given}))
         except OSError as err:
-            raise SkupperError(f"cannot write site state to {path.parent}: {err.strerror or err}") from err
+            raise StateError(f"cannot write site state to {path.parent}: {err.strerror or err}") from err
+        atomic_write(path, yaml.safe_dump({"endpoint": self.podman.endpoint.given}), mode=0o600,
+                     what="site state", error=StateError)
         if not existed:
-            undo.add(path.unlink)
+            undo.add(lambda: path.unlink(missing_ok=True))
 
     def _create_volume(self, base: str, undo: Rollback, labels: dict[str, str] | None = None) -> str:
         name = self.vol(base)
@@ -293,7 +322,7 @@ class Site:
             ca_base, cn, sans = CREDENTIALS[base]
             if sans is None:
                 return pki.simple(cas[ca_base])
-            extra = ingress_hosts if base in ("skupper-site-server", "skupper-console-certs") else []
+            extra = ingress_hosts if base in (SITE_SERVER, CONSOLE_CERTS) else []
             return pki.issue(cas[ca_base], cn, [*sans, *extra])
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -305,7 +334,7 @@ class Site:
             kind = "CertAuthority" if base in CA_VOLUMES else "Credential"
             name = self._create_volume(base, undo, self._secret_labels(base, kind))
             self.files.write_all(name, cred.files())
-            if base == "skupper-local-client":
+            if base == LOCAL_CLIENT:
                 self.files.write(name, "connect.json", _CONNECT_JSON)
 
     def _router_spec(
@@ -352,10 +381,10 @@ class Site:
         its config and come back.
         """
         info = self.get()
-        ca = pki.new_ca("skupper-site-ca")
+        ca = pki.new_ca(SITE_CA)
         server = pki.issue(ca, "skupper-router", info.ingress_hosts)
-        self.files.write_all(self.vol("skupper-site-ca"), ca.files())
-        self.files.write_all(self.vol("skupper-site-server"), server.files())
+        self.files.write_all(self.vol(SITE_CA), ca.files())
+        self.files.write_all(self.vol(SITE_SERVER), server.files())
         self.podman.restart_container(self.layout.router_container)
         info = self.get()
         self.wait_router(info, time.monotonic() + timeout)
@@ -363,21 +392,23 @@ class Site:
 
     # -- delete ----------------------------------------------------------------------------
     def delete(self) -> bool:
-        """Remove every resource labelled for this site; return False when there was nothing."""
+        """Remove every resource labelled for this site and its saved endpoint (``podman.yaml``);
+        return False when there was nothing. Damaged files do not stop it."""
         found = self.leftovers()
         if self.systemd is not None:
             self.systemd.remove(self.layout)  # type: ignore[attr-defined]
+        self.layout.podman_yaml.unlink(missing_ok=True)
         if not found:
             return False
-        containers = [c["Name"] for c in self.podman.containers([self.layout.label_filter])]
+        containers = [c.name for c in self.podman.containers([self.layout.label_filter])]
         # Podman removes one container in ~0.1 s alone but serialises network teardown; a few
         # removals at once keep a site with many services from taking minutes to delete.
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(self.podman.remove_container, containers))
         for vol in self.podman.volumes(self.layout.label_filter):
-            self.podman.remove_volume(vol["Name"])
+            self.podman.remove_volume(vol.name)
         for net in self.podman.networks(self.layout.label_filter):
-            self.podman.remove_network(net["name"])
+            self.podman.remove_network(net.name)
         return True
 
 
@@ -393,9 +424,12 @@ _CONNECT_JSON = json.dumps(
 
 
 def _saved_endpoint(layout: SiteLayout) -> str | None:
+    """The endpoint saved at init; None when there is none or ``podman.yaml`` is damaged
+    (so a damaged file never blocks ``delete``)."""
     try:
-        data = yaml.safe_load(layout.podman_yaml.read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        data = yaml.safe_load(read_small_text(layout.podman_yaml, 64 * 1024, "site state"))
+    except (SkupperError, yaml.YAMLError, ValueError, TypeError, RecursionError):
         return None
-    return str(data.get("endpoint") or "") or None
+    endpoint = data.get("endpoint") if isinstance(data, dict) else None
+    return endpoint if isinstance(endpoint, str) and endpoint else None
 

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 from skupper_podman.errors import RouterUnavailable
 from skupper_podman.network.topology import SiteCounts, count_sites, gather_routers
-from skupper_podman.paths import username
-from skupper_podman.site.lifecycle import SERVICES, SERVICES_FILE, Site, SiteInfo
+from skupper_podman.paths import SERVICES, username
+from skupper_podman.site.lifecycle import SERVICES_FILE, Site, SiteInfo
 from skupper_podman.versions import client_version
 
 
@@ -87,10 +87,9 @@ def version_info(site: Site | None) -> VersionInfo:
     ctr = site.router_container()
     if ctr is None:
         return result
-    image_ref = (ctr.get("Config") or {}).get("Image") or ctr.get("ImageName") or ""
-    image = site.podman.image(ctr.get("Image") or image_ref) or {}
-    tags = image.get("RepoTags") or [image_ref]
-    result.router_image = tags[0] if tags else image_ref
-    digest = image.get("Digest") or ""
+    image = site.podman.image(ctr.image_id or ctr.image)
+    tags = image.tags if image is not None and image.tags else (ctr.image,)
+    result.router_image = tags[0]
+    digest = image.digest if image is not None else ""
     result.router_digest = digest[:19] if digest else None
     return result

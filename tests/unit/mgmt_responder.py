@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import itertools
 import os
-import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +20,11 @@ from proton import Delivery, Message, SSLDomain
 from proton.handlers import MessagingHandler
 from proton.reactor import ApplicationEvent, Container, EventInjector
 
+from tests.helpers import free_port
+
 PREFIX = "io.skupper.router."
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)

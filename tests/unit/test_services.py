@@ -15,10 +15,8 @@ import pytest
 from skupper_podman import pki
 from skupper_podman.cli.service_commands import status_text
 from skupper_podman.errors import InputError, ManagementError, PodmanError, ResourceConflict, RouterUnavailable
-from skupper_podman.paths import SiteLayout
-from skupper_podman.router.config import RouterConfig, ServiceTarget, site_config
-from skupper_podman.router.logging_spec import parse_router_logging
-from skupper_podman.router.management import ManagementClient
+from skupper_podman.podman.records import ContainerRecord
+from skupper_podman.router.config import RouterConfig, ServiceTarget
 from skupper_podman.services.model import (
     ServiceDefinition,
     host_port_mapping,
@@ -32,11 +30,9 @@ from skupper_podman.services.model import (
 )
 from skupper_podman.services.operations import Services, ServiceStatus
 from skupper_podman.services.store import ServiceStore
-from skupper_podman.site.lifecycle import CONFIG_FILE, INTERNAL, ROUTER_CERTS, SERVICES, SERVICES_FILE, Site, SiteInfo
-from tests.unit.mgmt_responder import MgmtResponder, free_port
-
-SITE_ID = "5c3b8f2e-1d2a-4c1b-9e0f-7a6b5c4d3e2f"
-ROUTER_ID = "west-backend"  # <site name>-<address>
+from skupper_podman.paths import INTERNAL, ROUTER_CERTS, SERVICES
+from skupper_podman.site.lifecycle import CONFIG_FILE, SERVICES_FILE
+from tests.helpers import SITE_ID, FakeSite, free_port
 
 
 # -- names, ports, hosts, labels ---------------------------------------------------------------
@@ -308,109 +304,6 @@ def test_status_tree_many_ports_labels_and_problems():
 
 # -- operations against a fake Podman and a fake management agent -----------------------------
 
-class FakePodman:
-    """Just enough of PodmanAdapter: volumes are directories, containers are dicts."""
-
-    rootless = False
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.ctrs: dict[str, dict] = {}
-        self.specs: dict[str, object] = {}
-        self.labels: dict[str, dict[str, str]] = {}  # volumes created through create_volume
-        self.fail_start = False
-
-    def volume(self, name: str) -> dict | None:
-        """The site's own ``skupper-*`` volumes exist (init made them); others once created."""
-        if name not in self.labels and "-skupper-" not in f"-{name}":
-            return None
-        path = self.root / name
-        path.mkdir(parents=True, exist_ok=True)
-        return {"Name": name, "Mountpoint": str(path), "Labels": self.labels.get(name, {"application": "skupper"})}
-
-    def volumes(self, label_filter: str) -> list[dict]:
-        key, _, value = label_filter.partition("=")
-        return [v for n, labels in self.labels.items() if labels.get(key) == value and (v := self.volume(n))]
-
-    def create_volume(self, name: str, labels: dict[str, str]) -> dict:
-        self.labels[name] = {**labels, "application": "skupper"}
-        return self.volume(name)
-
-    def remove_volume(self, name: str) -> None:
-        import shutil
-
-        self.labels.pop(name, None)
-        shutil.rmtree(self.root / name, ignore_errors=True)
-
-    def container(self, name: str) -> dict | None:
-        return self.ctrs.get(name)
-
-    def containers(self, filters: list[str]) -> list[dict]:
-        def match(ctr: dict, item: str) -> bool:
-            key, sep, value = item.partition("=")
-            labels = ctr["Config"]["Labels"]
-            return key in labels and (not sep or labels[key] == value)
-        return [c for c in self.ctrs.values() if all(match(c, f) for f in filters)]
-
-    def create_container(self, spec, start: bool = True) -> dict:
-        if spec.name in self.ctrs:
-            raise PodmanError(f"error creating container {spec.name} - name in use")
-        self.specs[spec.name] = spec
-        self.ctrs[spec.name] = {
-            "Name": spec.name, "Config": {"Labels": {**spec.labels, "application": "skupper"}},
-            "HostConfig": {"PortBindings": {k: [{"HostIp": ip, "HostPort": str(p)} for ip, p in v]
-                                            for k, v in spec.ports.items()}},
-            "State": {"Status": "created"},
-        }
-        return self.ctrs[spec.name]
-
-    def start_container(self, name: str) -> None:
-        if self.fail_start:
-            raise PodmanError(f"error starting container {name} - boom")
-        self.ctrs[name]["State"]["Status"] = "running"
-
-    def remove_container(self, name: str) -> None:
-        self.ctrs.pop(name, None)
-
-
-class FakeSite(Site):
-    """A site whose discovery is fixed and whose management goes to a test responder."""
-
-    def __init__(self, root: Path, service_ca: pki.Credential, mgmt_url: str = "") -> None:
-        super().__init__(SiteLayout("ut", data_dir=root / "data"), FakePodman(root / "volumes"))
-        self.mgmt_url = mgmt_url
-        self.files.write(self.vol(INTERNAL), CONFIG_FILE, site_config("west", SITE_ID, parse_router_logging("info")))
-        self.files.write_all(self.vol("skupper-service-ca"), service_ca.files())
-        self.files.write(self.vol(SERVICES), SERVICES_FILE, "{}")  # as init leaves it
-
-    def get(self) -> SiteInfo:
-        return SiteInfo(namespace="ut", name="west", site_id=SITE_ID, version="1.5.5", mode="interior",
-                        image="localhost/router:test", network="ut-skupper", ingress_hosts=["skupper-router"],
-                        bind_ips=[""], bind_port=None, bind_port_edge=None, management_port=1,
-                        router_state="running")
-
-    def management(self, info=None, timeout: float = 5.0) -> ManagementClient:
-        return ManagementClient(self.mgmt_url, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def service_ca() -> pki.Credential:
-    return pki.new_ca("skupper-service-ca")
-
-
-@pytest.fixture
-def responder():
-    with MgmtResponder() as agent:
-        agent.behaviour.known_remote_routers = {ROUTER_ID}
-        agent.add("connection", "edge-in", container=ROUTER_ID, role="edge", dir="in")
-        yield agent
-
-
-@pytest.fixture
-def site(tmp_path, service_ca, responder) -> FakeSite:
-    return FakeSite(tmp_path, service_ca, responder.url)
-
-
 def _volume(site: FakeSite, base: str) -> Path:
     return site.files.path(site.vol(base))
 
@@ -444,7 +337,7 @@ def test_create_writes_definition_config_and_container(site):
         "/etc/skupper-router/config/", "/etc/skupper-router-certs/skupper-internal/",
         "/etc/skupper-router-certs/skupper-amqps/", "/etc/skupper-router-certs"])
     assert set(spec.ports) == {"8080/tcp", "9090/tcp"} and spec.ports["8080/tcp"][0][0] == "127.0.0.1"
-    assert site.podman.ctrs["ut-backend"]["State"]["Status"] == "running"
+    assert site.podman.ctrs["ut-backend"].state == "running"
     (status,) = services.status()
     assert status.state == "running" and status.connected is True and status.problem == ""
     assert status.container == "ut-backend" and status.host_ip == "127.0.0.1" and set(status.host_ports) == {8080, 9090}
@@ -467,7 +360,7 @@ def test_create_with_tls_issues_the_service_certificate(site, service_ca):
 def test_create_rejects_bad_input_and_changes_nothing(site):
     services = Services(site)
     services.create("taken", [80])
-    site.podman.ctrs["ut-other"] = {"Name": "ut-other", "Config": {"Labels": {}}, "State": {"Status": "running"}}
+    site.fake.add_container(ContainerRecord("ut-other", "quay.io/someone/else", state="running"))
     busy = free_port()
     import socket
     holder = socket.socket()
@@ -564,7 +457,7 @@ def test_bind_waits_for_the_service_router_then_gives_up(tmp_path, service_ca, r
 def test_bind_to_a_stopped_service_router_only_changes_its_config(site, responder):
     services = Services(site)
     services.create("backend", [8080])
-    site.podman.ctrs["ut-backend"]["State"]["Status"] = "exited"
+    site.fake.set_state("ut-backend", "exited")
     services.bind("backend", "db")
     assert [a["host"] for a in _service_config(site, "backend").entities("tcpConnector")] == ["db"]
     services.unbind("backend", "db")
