@@ -142,6 +142,27 @@ def test_echo_through_one_router_with_statistics(single):
     assert after_c["connectionsOpened"] == after_c["connectionsClosed"] + 1
 
 
+def test_tcp_connections_are_connection_records(single):
+    """Each tcpConnector has a permanent "egress-dispatch" connection; each client connection
+    and each connection to a target is listed while it is open (protocol tcp)."""
+    router, host, target = single
+
+    def tcp_rows() -> list[tuple[str, str, str, str]]:
+        with router.management() as client:
+            rows = client.rows("connection", ["host", "dir", "container", "role", "protocol"])
+        return sorted((r["host"], r["dir"], r["container"], r["role"]) for r in rows if r["protocol"] == "tcp")
+
+    idle = [("egress-dispatch", "out", "TcpAdaptor", "normal")] * 2  # two tcpConnectors
+    eventually(lambda: tcp_rows() == idle)
+    with socket.create_connection((host, 9000), timeout=10) as client:
+        client.sendall(b"x")
+        assert client.recv(10) == b"x"
+        me = "%s:%d" % client.getsockname()[:2]
+        busy = sorted(idle + [(me, "in", "TcpAdaptor", "normal"), (f"{target}:{ECHO}", "out", "TcpAdaptor", "normal")])
+        eventually(lambda: tcp_rows() == busy)
+    eventually(lambda: tcp_rows() == idle)
+
+
 def test_tls_towards_clients_needs_the_profile_ca(single, site_ca, other_ca, workdir):
     _, host, _ = single
     trusted = ssl.create_default_context(cafile=str(site_ca_file(workdir, site_ca)))
@@ -258,13 +279,21 @@ def test_cost_prefers_the_cheaper_target_spreads_and_fails_over(lab, python_imag
         client.close()
         return served_by == name
 
-    def routers_known():
+    def both_targets_known() -> bool:
+        # A's address record names the routers with a connector for it, once their link state
+        # (with its costs) has arrived
         with a.management() as client:
-            return {r["id"] for r in client.rows("router.node", ["id"])} == {"site-a", "site-b", "site-c"}
+            nodes = {r["id"]: r["cost"] for r in client.rows("router.node", ["id", "cost"])}
+            address = next((r for r in client.rows("router.address", ["key", "remoteHostRouters"])
+                            if r["key"] == "Msvc:9000"), {})
+        return (nodes.get("site-b"), nodes.get("site-c")) == (1, 5) and \
+            address.get("remoteHostRouters") == ["site-b", "site-c"]
 
-    eventually(routers_known, timeout=20)
+    eventually(both_targets_known, timeout=20)
     eventually(lambda: serving(b"b"), timeout=10)
-    time.sleep(1)  # the routers' address advertisements follow their link state; probes close
+    # the probes have closed: no connection is open through either target now
+    eventually(lambda: connector_row(b, b_connector[1]["name"])["connectionsClosed"] + 1
+               == connector_row(b, b_connector[1]["name"])["connectionsOpened"])
     held = [open_one() for _ in range(8)]
     try:
         names = [name for _, name in held]

@@ -79,12 +79,12 @@ def site_ca_file(workdir, site_ca):
 
 
 def _handshake_is_unanswered(host: str, port: int) -> bool:
-    """True when a TLS client hello to ``host:port`` gets no answer for 2 s and the connection
+    """True when a TLS client hello to ``host:port`` gets no answer for 1 s and the connection
     stays open (the real router neither answers nor closes)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((host, port), timeout=2) as sock:
+    with socket.create_connection((host, port), timeout=1) as sock:
         try:
             context.wrap_socket(sock)
         except (socket.timeout, TimeoutError):

@@ -6,7 +6,9 @@ activating configured entities), then ``on_create`` when such an entity is creat
 validation, before the CREATE reply) and ``on_delete`` when deleted, and merges
 ``status(entity)`` into the entity's management record (e.g. ``operStatus``,
 ``connectionsOpened``). ``connection_records(router)`` adds the adaptor's own ``connection``
-records (the tcp adaptor's client, target and egress-dispatch connections).
+records (the tcp adaptor's client, target and egress-dispatch connections);
+``service_addresses(router)`` names the addresses its listeners and connectors use (for
+``router.address``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Adaptor(Protocol):
     def status(self, entity: "Entity") -> dict[str, Any]: ...
 
     def connection_records(self, router: "Router") -> list[dict[str, Any]]: ...
+
+    def service_addresses(self, router: "Router") -> list[tuple[str, str, int]]: ...
 
 
 _registered: list[Adaptor] = []

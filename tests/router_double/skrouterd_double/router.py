@@ -252,6 +252,8 @@ class Router(MessagingHandler):
             return self.connection_records()
         if short_type == "router.link":
             return self._link_records()
+        if short_type == "router.address":
+            return self._address_records()
         if short_type in CONFIG_TYPES:
             return [self._core_config_record(e) for e in self.store.of_type(short_type)]
         return []
@@ -326,6 +328,39 @@ class Router(MessagingHandler):
                                    "amqp": sum(1 for c in connections if c["protocol"] == "amqp"),
                                    "http1": 0, "http2": 0},
         }
+
+    def _address_records(self) -> list[dict[str, Any]]:
+        """``router.address`` as the real router keys it: ``M<address>`` for the service
+        addresses of tcp/http listeners and connectors (subscriberCount = local connectors,
+        remoteHostRouters = other routers serving it), ``R<id>`` per reachable router,
+        ``L<address>`` per local consumer address, and ``$management``."""
+        records: list[dict[str, Any]] = []
+
+        def add(key: str, distribution: str, subscribers: int = 0, remote: list[str] | None = None,
+                in_process: int = 0) -> None:
+            records.append({
+                "name": key, "identity": key, "type": self.schema.full_type("router.address"),
+                "key": key, "distribution": distribution, "inProcess": in_process,
+                "subscriberCount": subscribers, "remoteCount": len(remote or []),
+                "remoteHostRouters": sorted(remote or []), "deliveriesIngress": 0,
+                "deliveriesEgress": 0, "deliveriesTransit": 0, "deliveriesToContainer": 0,
+                "deliveriesFromContainer": 0, "deliveriesEgressRouteContainer": 0,
+                "deliveriesIngressRouteContainer": 0, "transitOutstanding": None,
+                "trackedDeliveries": 0, "priority": -1, "deliveriesRedirectedToFallback": 0,
+                "watch": False})
+
+        add("M$management", "closest", in_process=1)
+        add("L$management", "closest", in_process=1)
+        for adaptor in self._adaptors:
+            for network_name, address, local in adaptor.service_addresses(self):
+                remote = sorted({router_id for _, router_id, _ in self.network.targets(network_name)})
+                add("M" + address, "balanced", subscribers=local, remote=remote)
+        for node in self.network.node_records():
+            if node["nextHop"] != "(self)" and (node["nextHop"] or node["routerLink"] is not None):
+                add("R" + node["id"], "closest", remote=[node["id"]])
+        for address in self.consumers.addresses():
+            add("L" + address, "balanced", subscribers=1)
+        return records
 
     def _core_router_record(self) -> dict[str, Any]:
         """The core agent's router record: named by its id, identity "1"."""

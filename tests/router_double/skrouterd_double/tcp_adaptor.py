@@ -429,6 +429,21 @@ class TcpAdaptor:
         plane = self._planes.get(id(router))
         return plane.connection_records() if plane is not None else []
 
+    def service_addresses(self, router: "Router") -> list[tuple[str, str, int]]:
+        """``(network name, address, local connectors)`` of every listener's and connector's
+        address on ``router``."""
+        plane = self._planes.get(id(router))
+        if plane is None:
+            return []
+        found: dict[tuple[str, str], int] = {}
+        for listener in plane.listeners.values():
+            found.setdefault((listener.kind, listener.address), 0)
+        for connector in plane.connectors.values():
+            key = (connector.kind, connector.address)
+            found[key] = found.get(key, 0) + 1
+        return [(advertised_name(kind, address), address, count)
+                for (kind, address), count in sorted(found.items())]
+
 
 def tcp_connection_record(identity: int, host: str, direction: str) -> dict[str, Any]:
     """A ``connection`` record of the tcp adaptor (container "TcpAdaptor", protocol tcp)."""
