@@ -93,6 +93,22 @@ def test_core_agent_query_answers_name_for_an_unknown_attribute(client):
                           "results": [["mgmt-router", "mgmt-router", "interior"]]}
 
 
+def test_only_the_core_agent_pages_queries(client):
+    def query(entity_type, **paging):
+        reply = client.request("QUERY", entityType=PREFIX + entity_type, body={"attributeNames": ["identity"]},
+                               **paging)
+        assert reply.status == 200
+        return reply.body["results"]
+
+    logs = query("log")
+    assert len(logs) > 3
+    assert query("log", offset=1, count=2) == logs  # the Python agent ignores offset and count
+    connections = query("connection")
+    assert query("connection", offset=0, count=1) == connections[:1]
+    assert query("connection", offset=len(connections), count=5) == []
+    assert query("connection", count=0) == connections
+
+
 def test_query_with_the_type_in_type_only_works_for_core_agent_types(client):
     reply = client.request("QUERY", type=PREFIX + "router", body={"attributeNames": ["id"]})
     assert (reply.status, reply.body["results"]) == (200, [["mgmt-router"]])

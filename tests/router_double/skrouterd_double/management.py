@@ -14,7 +14,8 @@ skupper-router 2.5.3 answers management requests with two agents, and the double
   but drops any other kind (int, ulong, uuid: the reply carries None). QUERY needs
   ``entityType`` (a ``type`` naming an entity type instead asks for one entity: 400 "No name or
   identity provided"); unknown attribute names → 404; rows whose requested values are all null
-  are left out; ``offset``/``count`` page (count 0 = all). READ/DELETE by ``name`` or
+  are left out; ``offset``/``count`` are ignored (only the core agent pages, count 0 =
+  all). READ/DELETE by ``name`` or
   ``identity`` → 200 record / 204; no such entity → 404; another type → 400. CREATE → 201;
   schema errors and duplicates → 400. An operation the type does not allow → 501 naming the
   type's operations; anything else failing → 500.
@@ -247,7 +248,7 @@ class Agent:
             names = all_names
         rows = [[record.get(n) for n in names] for record in records]
         rows = [row for row in rows if any(value is not None for value in row)]
-        return 200, {"attributeNames": names, "results": _page(rows, props)}
+        return 200, {"attributeNames": names, "results": rows}  # offset/count are ignored
 
     def _types(self) -> list[str]:
         return [self.schema.full_type(t) for t in self.router.record_types()]
