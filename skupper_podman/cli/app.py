@@ -1,27 +1,114 @@
-"""The ``skupper`` command: platform selection first, then the Podman command tree."""
+"""The ``skupper`` command: global options, the command tree and the entry point.
+
+The command modules only declare commands; each imports the library parts it needs when it
+runs, so ``--help`` and the light commands never load Podman, TLS or AMQP code.
+"""
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
 from skupper_podman.cli import platform
-from skupper_podman.errors import PlatformError, SkupperError
+from skupper_podman.cli.options import NAMESPACE_HELP, PlatformName
 from skupper_podman.cli.output import fail
+from skupper_podman.errors import PlatformError, SkupperError
+
+PROG = "skupper"
+COMPLETE_VAR = f"_{PROG.upper()}_COMPLETE"  # set when a completion script asks for candidates
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+# commands that work whatever the platform: they configure the CLI itself
+PLATFORM_FREE = frozenset({"switch", "completion"})
 
 app = typer.Typer(
-    name="skupper",
+    name=PROG,
     help="Skupper on Podman: connect services across sites into one service network.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=CONTEXT,
 )
 
 
+def help_without_command(ctx: typer.Context) -> None:
+    """A group named alone prints its help on stdout and exits 0, as 1.5 (cobra) does."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group (``link``, ``service``, ...) with the CLI's settings."""
+    group = typer.Typer(help=help_text, invoke_without_command=True, rich_markup_mode=None,
+                        context_settings=CONTEXT)
+    group.callback()(help_without_command)
+    return group
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    platform_name: Annotated[Optional[PlatformName], typer.Option(
+        "--platform", help="The platform to manage; default: SKUPPER_PLATFORM, else 'skupper switch', "
+                           "else kubernetes. Accepted anywhere on the line.")] = None,
+    namespace: Annotated[Optional[str], typer.Option(
+        "--namespace", "-n", metavar="NAME", help=NAMESPACE_HELP)] = None,
+) -> None:
+    """Options every command takes, also before the command name.
+
+    ``--platform`` is read (and removed) by :func:`run` before parsing, so it is declared here
+    for the help and shell completion; ``-n`` is passed on to the command (see
+    :func:`skupper_podman.cli.options.inherit_namespace`).
+    """
+    help_without_command(ctx)
+
+
+def not_implemented(chosen: str) -> str:
+    return (f"The {chosen} platform is not implemented by this skupper; "
+            "use --platform podman (or 'skupper switch podman').")
+
+
+def _leaf_commands(command: Any) -> Iterator[Any]:
+    for sub in getattr(command, "commands", {}).values():
+        if getattr(sub, "commands", None) is not None:
+            yield from _leaf_commands(sub)
+        else:
+            yield sub
+
+
+def refuse_commands(command: Any, chosen: str) -> None:
+    """Make every command but ``switch``/``completion`` say that ``chosen`` is not implemented.
+
+    Only running a command is refused: ``--help`` at any level, bare groups and parse errors
+    work as on Podman.
+    """
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        fail(not_implemented(chosen))
+
+    for leaf in _leaf_commands(command):
+        if leaf.name not in PLATFORM_FREE:
+            leaf.callback = refuse
+
+
 def _register() -> None:
-    from skupper_podman.cli import link_commands, service_commands, site_commands  # noqa: F401 - they register commands on ``app``
+    # each registers its commands on ``app``, in the order the help lists them
+    from skupper_podman.cli import site_commands, link_commands, service_commands, completion_command  # noqa: F401, I001
+
+
+def command_tree(chosen: str = "podman") -> Any:
+    """The click command tree of ``skupper`` for the platform ``chosen``."""
+    _register()
+    if os.environ.get(COMPLETE_VAR):
+        from typer.completion import completion_init  # typer's bash/zsh/fish answers
+
+        completion_init()
+    command = typer.main.get_command(app)
+    if chosen != "podman":
+        refuse_commands(command, chosen)
+    return command
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -32,18 +119,8 @@ def run(argv: list[str] | None = None) -> None:
     except PlatformError as err:
         typer.echo(str(err), err=True)
         raise SystemExit(1) from None
-    args = hoist_namespace(platform.strip_flag(args))
-    is_switch = bool(args) and args[0] == "switch"
-    if chosen != "podman" and not is_switch:
-        typer.echo(
-            f"The {chosen} platform is not implemented by this skupper; "
-            "use --platform podman (or 'skupper switch podman').",
-            err=True,
-        )
-        raise SystemExit(1)
-    _register()
     try:
-        app(args=args, prog_name="skupper", standalone_mode=True)
+        command_tree(chosen).main(args=platform.strip_flag(args), prog_name=PROG, standalone_mode=True)
     except SkupperError as err:  # raised outside a command's own handler
         typer.echo(str(err), err=True)
         raise SystemExit(err.exit_code) from None
@@ -56,32 +133,6 @@ def run(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
 
 
-_NAMESPACE_FLAGS = ("-n", "--namespace")
-
-
-def hoist_namespace(args: list[str]) -> list[str]:
-    """Move a namespace flag given before the command (``skupper -n west init``) behind it.
-
-    Skupper 1.5 takes ``-n/--namespace`` as a global flag; here every command that works on a
-    site declares it, so the flag is moved to the end of the command line, where the (sub)command
-    parses it exactly as if it had been written there.
-    """
-    rest = list(args)
-    hoisted: list[str] = []
-    while rest and rest[0].startswith("-") and rest[0] not in ("--", "--help", "-h"):
-        arg = rest.pop(0)
-        if arg in _NAMESPACE_FLAGS and rest:
-            hoisted += ["-n", rest.pop(0)]
-        elif arg.startswith("--namespace="):
-            hoisted += ["-n", arg.split("=", 1)[1]]
-        elif arg.startswith("-n") and len(arg) > 2 and not arg.startswith("--"):
-            hoisted += ["-n", arg[2:].removeprefix("=")]
-        else:
-            rest.insert(0, arg)
-            break
-    return rest + hoisted if hoisted else list(args)
-
-
-def handle(err: SkupperError, prefix: str = "") -> None:
+def handle(err: SkupperError, prefix: str = "") -> NoReturn:
     """Turn a library error into the CLI's one-line message and exit code."""
     fail(f"{prefix}{err}", err.exit_code)

@@ -1,24 +1,28 @@
 """``token create``, ``link create|delete|status`` and ``revoke-access``."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from skupper_podman.cli.app import app, handle, sub_app
+from skupper_podman.cli.options import Namespace, Output, Verbose
+from skupper_podman.cli.output import emit, fail, progress, table
+from skupper_podman.cli.site_commands import not_enabled, open_site
 from skupper_podman.errors import NotInitialized, SkupperError
-from skupper_podman.links.operations import LinkReport, Links
-from skupper_podman.cli.app import app, handle
-from skupper_podman.cli.output import OutputFormat, emit, fail, progress, table
-from skupper_podman.cli.site_commands import Namespace, Output, not_enabled, open_site
 
-token_app = typer.Typer(help="Create tokens that let other sites link to this one.", no_args_is_help=True,
-                        rich_markup_mode=None)
-link_app = typer.Typer(help="Link this site to other sites.", no_args_is_help=True, rich_markup_mode=None)
+if TYPE_CHECKING:
+    from skupper_podman.links.operations import LinkReport, Links
+
+token_app = sub_app("Create tokens that let other sites link to this one.")
+link_app = sub_app("Link this site to other sites.")
 app.add_typer(token_app, name="token")
 app.add_typer(link_app, name="link")
 
 
 def _links(namespace: str) -> Links:
+    from skupper_podman.links.operations import Links
+
     site = open_site(namespace)
     if not site.exists():
         fail(not_enabled(site))
@@ -27,10 +31,10 @@ def _links(namespace: str) -> Links:
 
 @token_app.command("create")
 def token_create(
-    file: Annotated[str, typer.Argument(help="Where to write the token.")],
-    namespace: Namespace = "default",
-    name: Annotated[str, typer.Option(help="Name of the token (the certificate CN).")] = "skupper",
-    ingress_host: Annotated[Optional[str], typer.Option(help="Ingress host the token points at.")] = None,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Where to write the token.", show_default=False)],
+    namespace: Namespace = "",
+    name: Annotated[str, typer.Option(metavar="NAME", help="Name of the token (the certificate CN).")] = "skupper",
+    ingress_host: Annotated[Optional[str], typer.Option(metavar="HOST", help="Ingress host the token points at.")] = None,
 ) -> None:
     """Write a token file for linking to this site.
 
@@ -46,10 +50,10 @@ def token_create(
 
 @link_app.command("create")
 def link_create(
-    file: Annotated[str, typer.Argument(help="A token file from another site.")],
-    namespace: Namespace = "default",
-    name: Annotated[Optional[str], typer.Option(help="Link name (default link<N>).")] = None,
-    cost: Annotated[Optional[int], typer.Option(help="Link cost (default: the token's, else 1).")] = None,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A token file from another site.", show_default=False)],
+    namespace: Namespace = "",
+    name: Annotated[Optional[str], typer.Option(metavar="NAME", help="Link name (default link<N>).")] = None,
+    cost: Annotated[Optional[int], typer.Option(metavar="COST", help="Link cost (default: the token's, else 1).")] = None,
 ) -> None:
     """Link this site to the site that issued the token."""
     try:
@@ -62,8 +66,8 @@ def link_create(
 
 @link_app.command("delete")
 def link_delete(
-    name: Annotated[str, typer.Argument(help="The link to remove.")],
-    namespace: Namespace = "default",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The link to remove.", show_default=False)],
+    namespace: Namespace = "",
 ) -> None:
     """Remove a link."""
     try:
@@ -94,11 +98,11 @@ def _status_text(report: LinkReport, name: Optional[str], verbose: bool) -> str:
 
 @link_app.command("status")
 def link_status(
-    name: Annotated[Optional[str], typer.Argument(help="A link name, or all.")] = None,
-    namespace: Namespace = "default",
-    wait: Annotated[int, typer.Option(help="Seconds to wait for the link(s) to connect.")] = 0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show link details.")] = False,
-    output: Output = OutputFormat.text,
+    name: Annotated[Optional[str], typer.Argument(metavar="[NAME|all]", help="A link name, or all.", show_default=False)] = None,
+    namespace: Namespace = "",
+    wait: Annotated[int, typer.Option(metavar="SECONDS", help="Seconds to wait for the link(s) to connect.")] = 0,
+    verbose: Verbose = False,
+    output: Output = "text",
 ) -> None:
     """Show the state of links from and to this site, read from the running router."""
     only = None if name in (None, "all") else name
@@ -110,7 +114,7 @@ def link_status(
             say(f"Waiting up to {wait}s for the link(s) to connect")
             report = links.status(only, float(wait))
     except NotInitialized:
-        fail(not_enabled())
+        fail(not_enabled(namespace=namespace))
     except SkupperError as err:
         handle(err)
     emit(report.to_dict(), output, lambda: _status_text(report, only, verbose))
@@ -119,7 +123,7 @@ def link_status(
 
 
 @app.command("revoke-access")
-def revoke_access(namespace: Namespace = "default") -> None:
+def revoke_access(namespace: Namespace = "") -> None:
     """Invalidate every token issued by this site so far (links made with them drop)."""
     try:
         site = open_site(namespace)
@@ -127,7 +131,7 @@ def revoke_access(namespace: Namespace = "default") -> None:
             say("Issuing a new site CA and restarting the router")
             site.revoke_access()
     except NotInitialized:
-        fail(not_enabled())
+        fail(not_enabled(namespace=namespace))
     except SkupperError as err:
         handle(err)
     typer.echo("Access to this site has been revoked: all tokens issued before are no longer valid.")

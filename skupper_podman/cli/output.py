@@ -1,35 +1,34 @@
-"""Printing for the CLI: human text, ``--output json|yaml``, one-line errors, TTY progress."""
+"""Printing for the CLI: human text, ``--output json|yaml``, one-line errors, TTY progress.
+
+``json``, ``yaml`` and ``rich`` are imported only when a command prints in that form or shows
+a spinner, so commands that print text start fast.
+"""
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import typer
-import yaml
 
 
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
-    yaml = "yaml"
+def emit(data: Any, fmt: str, text: Callable[[], str]) -> None:
+    """Print ``data`` as JSON or YAML (``fmt``), or else the human ``text()``."""
+    if fmt == "json":
+        import json
 
-
-def emit(data: Any, fmt: OutputFormat, text: Callable[[], str]) -> None:
-    """Print ``data`` as JSON/YAML, or the human ``text()``."""
-    if fmt is OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
-    elif fmt is OutputFormat.yaml:
+    elif fmt == "yaml":
+        import yaml
+
         typer.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip())
     else:
         typer.echo(text())
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Print a one-line error on stderr and exit with ``code``."""
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error on stderr (one line, unless it is a multi-line report) and exit with ``code``."""
     typer.echo(" ".join(message.split()) if "\n" not in message.strip() else message.strip(), err=True)
     raise typer.Exit(code)
 

@@ -1,14 +1,13 @@
 """Platform selection as Skupper 1.5 does it: flag, ``SKUPPER_PLATFORM``, ``platform.yaml``.
 
-``kubernetes`` is a valid platform that this tool does not implement; callers report that.
+``kubernetes`` is a valid platform that this tool does not implement: help and ``switch`` work
+there, every other command says so (see ``cli.app``).
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
-
-import yaml
 
 from skupper_podman.errors import PlatformError
 from skupper_podman.paths import data_home
@@ -58,9 +57,11 @@ def _load_state() -> dict[str, str]:
     path = platform_file()
     if not path.exists():
         return {}
+    import yaml  # only when the file exists: most runs choose the platform by flag or env
+
     try:
         data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise PlatformError(f"cannot read {path}: {err}".splitlines()[0]) from err
     return {k: str(v) for k, v in data.items() if v} if isinstance(data, dict) else {}
 
@@ -79,6 +80,8 @@ def switch(target: str | None) -> str:
     if target is None:
         return now
     new = (state.get("previous") or now) if target == "-" else _validate(target)
+    import yaml
+
     path = platform_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"current": new, "previous": now}, default_flow_style=False))

@@ -1,47 +1,46 @@
 """``service create|delete|status|bind|unbind``, ``expose`` and ``unexpose``."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
+from skupper_podman.cli.app import app, handle, sub_app
+from skupper_podman.cli.options import Namespace, Output, Protocol
+from skupper_podman.cli.output import emit, fail, progress
+from skupper_podman.cli.site_commands import not_enabled, open_site
 from skupper_podman.errors import InputError, SkupperError
-from skupper_podman.services.model import (
-    parse_labels,
-    parse_port,
-    parse_service_args,
-    split_list,
-    validate_host,
-)
-from skupper_podman.services.operations import Services, ServiceStatus
-from skupper_podman.cli.app import app, handle
-from skupper_podman.cli.output import OutputFormat, emit, fail, progress
-from skupper_podman.cli.site_commands import Namespace, Output, not_enabled, open_site
 
-service_app = typer.Typer(help="Create and manage the services of this site.", no_args_is_help=True,
-                          rich_markup_mode=None)
+if TYPE_CHECKING:
+    from skupper_podman.services.operations import Services, ServiceStatus
+
+service_app = sub_app("Create and manage the services of this site.")
 app.add_typer(service_app, name="service")
 
 TARGET_TYPES = ["host"]
 ERROR = "Error: "
 
-Protocol = Annotated[str, typer.Option(help="The protocol to proxy: tcp, http or http2.")]
-Aggregate = Annotated[str, typer.Option(help="Aggregation strategy for http services: json or multipart.")]
-EventChannel = Annotated[bool, typer.Option(help="Multicast http requests to every target.")]
+Aggregate = Annotated[Optional[Literal["json", "multipart"]], typer.Option(help="Aggregation strategy for http services.")]
+EventChannel = Annotated[bool, typer.Option("--event-channel", help="Multicast http requests to every target.")]
 GenerateTls = Annotated[bool, typer.Option(
     "--generate-tls-secrets", help="Serve the service with TLS, using a certificate from the site's service CA.")]
 EnableTls = Annotated[bool, typer.Option("--enable-tls", hidden=True, help="Same as --generate-tls-secrets.")]
-ContainerName = Annotated[str, typer.Option(help="Use a different container name (default: the service name).")]
-HostIp = Annotated[str, typer.Option(help="Host IP address used to bind service ports.")]
+ContainerName = Annotated[str, typer.Option(metavar="NAME", help="Use a different container name (default: the service name).")]
+HostIp = Annotated[str, typer.Option(metavar="IP", help="Host IP address used to bind service ports.")]
 HostPorts = Annotated[Optional[list[str]], typer.Option(
-    "--host-port", help="Publish a service port on the host: <port> or <service-port>:<host-port> (repeatable).")]
+    "--host-port", metavar="PORT[:HOST-PORT]",
+    help="Publish a service port on the host: <port> or <service-port>:<host-port> (repeatable).")]
 Labels = Annotated[Optional[list[str]], typer.Option(
-    "--label", help="Labels of the service container: key=value[,key=value] (repeatable).")]
+    "--label", metavar="KEY=VALUE", help="Labels of the service container: key=value[,key=value] (repeatable).")]
 TargetPorts = Annotated[Optional[list[str]], typer.Option(
-    "--target-port", help="Target port: <port> or <service-port>:<target-port> (repeatable).")]
+    "--target-port", metavar="PORT[:TARGET-PORT]",
+    help="Target port: <port> or <service-port>:<target-port> (repeatable).")]
+HostTarget = Annotated[Optional[list[str]], typer.Argument(metavar="host HOST", help="host <hostname|ip>", show_default=False)]
 
 
 def _services(namespace: str) -> Services:
+    from skupper_podman.services.operations import Services
+
     site = open_site(namespace)
     if not site.exists():
         fail(not_enabled(site))
@@ -56,6 +55,8 @@ def _target(args: list[str], missing: str) -> tuple[str, str]:
         raise InputError(f"illegal argument: {args[2]}")
     if args[0] not in TARGET_TYPES:
         raise InputError(f"invalid target type: {args[0]} - valid target types are: [{' '.join(TARGET_TYPES)}]")
+    from skupper_podman.services.model import validate_host
+
     return args[0], validate_host(args[1])
 
 
@@ -73,19 +74,22 @@ def _expose_target(args: Optional[list[str]], command: str) -> tuple[str, str]:
                                      f"(e.g. 'skupper {command} <target-type> <target-value>')")
 
 
-def _create_options(protocol: str, aggregate: str, event_channel: bool, tls: bool, container_name: str,
+def _create_options(protocol: str, aggregate: Optional[str], event_channel: bool, tls: bool, container_name: str,
                     host_ip: str, host_ports: Optional[list[str]], labels: Optional[list[str]]) -> dict[str, Any]:
-    return {"protocol": protocol, "aggregate": aggregate, "event_channel": event_channel, "tls": tls,
+    from skupper_podman.services.model import parse_labels, split_list
+
+    return {"protocol": protocol, "aggregate": aggregate or "", "event_channel": event_channel, "tls": tls,
             "container_name": container_name, "host_ip": host_ip,
             "host_ports": split_list(host_ports or []), "labels": parse_labels(labels or [])}
 
 
 @service_app.command("create")
 def service_create(
-    args: Annotated[Optional[list[str]], typer.Argument(help="<name> <port>... or <name>:<port>", show_default=False)] = None,
-    namespace: Namespace = "default",
+    args: Annotated[Optional[list[str]], typer.Argument(
+        metavar="NAME PORT...", help="<name> <port>... or <name>:<port>", show_default=False)] = None,
+    namespace: Namespace = "",
     protocol: Protocol = "tcp",
-    aggregate: Aggregate = "",
+    aggregate: Aggregate = None,
     event_channel: EventChannel = False,
     generate_tls_secrets: GenerateTls = False,
     enable_tls: EnableTls = False,
@@ -99,6 +103,8 @@ def service_create(
     A router container listens on the service ports and carries the traffic to the service's
     targets on any linked site.
     """
+    from skupper_podman.services.model import parse_service_args
+
     try:
         name, ports = parse_service_args(list(args or []))
         options = _create_options(protocol, aggregate, event_channel, generate_tls_secrets or enable_tls,
@@ -113,8 +119,8 @@ def service_create(
 
 @service_app.command("delete")
 def service_delete(
-    name: Annotated[str, typer.Argument(help="The service to delete.")],
-    namespace: Namespace = "default",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The service to delete.", show_default=False)],
+    namespace: Namespace = "",
 ) -> None:
     """Delete a service: its container, router config, TLS credential and definition."""
     try:
@@ -125,8 +131,9 @@ def service_delete(
 
 @service_app.command("bind")
 def service_bind(
-    args: Annotated[Optional[list[str]], typer.Argument(help="<service-name> host <hostname|ip>", show_default=False)] = None,
-    namespace: Namespace = "default",
+    args: Annotated[Optional[list[str]], typer.Argument(
+        metavar="NAME host HOST", help="<service-name> host <hostname|ip>", show_default=False)] = None,
+    namespace: Namespace = "",
     target_port: TargetPorts = None,
 ) -> None:
     """Send the service's traffic to a host.
@@ -134,6 +141,8 @@ def service_bind(
     The host may be an IP, a host name, a container on the site network, or
     host.containers.internal (this machine).
     """
+    from skupper_podman.services.model import split_list
+
     try:
         name, host = _bind_args(args, "bind")
         services = _services(namespace)
@@ -146,8 +155,9 @@ def service_bind(
 
 @service_app.command("unbind")
 def service_unbind(
-    args: Annotated[Optional[list[str]], typer.Argument(help="<service-name> host <hostname|ip>", show_default=False)] = None,
-    namespace: Namespace = "default",
+    args: Annotated[Optional[list[str]], typer.Argument(
+        metavar="NAME host HOST", help="<service-name> host <hostname|ip>", show_default=False)] = None,
+    namespace: Namespace = "",
 ) -> None:
     """Stop sending the service's traffic to a host."""
     try:
@@ -195,9 +205,9 @@ def status_text(services: list[ServiceStatus], show_labels: bool) -> str:
 
 @service_app.command("status")
 def service_status(
-    namespace: Namespace = "default",
-    show_labels: Annotated[bool, typer.Option(help="Show the labels of each service.")] = False,
-    output: Output = OutputFormat.text,
+    namespace: Namespace = "",
+    show_labels: Annotated[bool, typer.Option("--show-labels", help="Show the labels of each service.")] = False,
+    output: Output = "text",
 ) -> None:
     """List the services of this site with their host ports, targets and state."""
     try:
@@ -209,13 +219,13 @@ def service_status(
 
 @app.command("expose")
 def expose(
-    args: Annotated[Optional[list[str]], typer.Argument(help="host <hostname|ip>", show_default=False)] = None,
-    namespace: Namespace = "default",
-    address: Annotated[str, typer.Option(help="The service name (Skupper address).")] = "",
-    port: Annotated[Optional[list[str]], typer.Option(help="The port(s) of the service (repeatable).")] = None,
+    args: HostTarget = None,
+    namespace: Namespace = "",
+    address: Annotated[str, typer.Option(metavar="NAME", help="The service name (Skupper address).")] = "",
+    port: Annotated[Optional[list[str]], typer.Option(metavar="PORT", help="The port(s) of the service (repeatable).")] = None,
     target_port: TargetPorts = None,
     protocol: Protocol = "tcp",
-    aggregate: Aggregate = "",
+    aggregate: Aggregate = None,
     event_channel: EventChannel = False,
     generate_tls_secrets: GenerateTls = False,
     enable_tls: EnableTls = False,
@@ -225,6 +235,8 @@ def expose(
     label: Labels = None,
 ) -> None:
     """Expose a host (or a container on the site network) as a service."""
+    from skupper_podman.services.model import parse_port, split_list
+
     try:
         if not address:
             raise InputError("--address is required")
@@ -245,9 +257,9 @@ def expose(
 
 @app.command("unexpose")
 def unexpose(
-    args: Annotated[Optional[list[str]], typer.Argument(help="host <hostname|ip>", show_default=False)] = None,
-    namespace: Namespace = "default",
-    address: Annotated[str, typer.Option(help="The service name (Skupper address).")] = "",
+    args: HostTarget = None,
+    namespace: Namespace = "",
+    address: Annotated[str, typer.Option(metavar="NAME", help="The service name (Skupper address).")] = "",
 ) -> None:
     """Stop exposing a host; the service goes away with its last target."""
     try:

@@ -1,61 +1,64 @@
 """``init``, ``delete``, ``status``, ``version`` and ``switch``."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from skupper_podman.cli import platform
-from skupper_podman.errors import NotInitialized, PodmanUnavailable, SiteExists, SkupperError
-from skupper_podman.paths import username
-from skupper_podman.site.lifecycle import Site
-from skupper_podman.site.options import InitOptions
-from skupper_podman.site.status import SiteStatus, site_status, version_info
-from skupper_podman.systemd.units import SystemdManager
+from skupper_podman.cli import platform, site_messages
 from skupper_podman.cli.app import app, handle
-from skupper_podman.cli.output import OutputFormat, emit, fail, progress, table
+from skupper_podman.cli.options import IngressType, Namespace, Output, RouterMode, Verbose
+from skupper_podman.cli.output import emit, fail, progress, table
+from skupper_podman.errors import NotInitialized, PodmanUnavailable, SiteExists, SkupperError
 
-Namespace = Annotated[
-    str, typer.Option("--namespace", "-n", help="Site namespace: several sites can live side by side.")
-]
-Output = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format: text, json or yaml.")]
+if TYPE_CHECKING:
+    from skupper_podman.site.lifecycle import Site
+    from skupper_podman.site.status import SiteStatus
 
 
-def open_site(namespace: str, endpoint: Optional[str] = None) -> Site:
+def open_site(namespace: str, endpoint: Optional[str] = None, systemd: bool = False) -> Site:
+    """The site of ``namespace`` on its Podman endpoint (raises if Podman does not answer);
+    ``systemd`` for the commands that install or remove its units (``init``, ``delete``)."""
+    from skupper_podman.site.lifecycle import Site
+
+    if not systemd:
+        return Site.open(namespace, endpoint)
+    from skupper_podman.systemd.units import SystemdManager
+
     return Site.open(namespace, endpoint, systemd=SystemdManager())
 
 
-def not_enabled(site: Site | None = None) -> str:
-    lines = [f"Skupper is not enabled for user '{username()}'"]
-    if site is not None and site.leftovers():
-        lines += [
-            "There are podman resources missing or left from an earlier installation",
-            "To clean them up, run: skupper delete" + ("" if site.layout.is_default else f" -n {site.layout.namespace}"),
-        ]
-    return "\n".join(lines)
+def not_enabled(site: Site | None = None, namespace: str | None = None) -> str:
+    """1.5's "not enabled" report, with the clean-up hint when resources are left over."""
+    ns = site.layout.namespace if site is not None else namespace or "default"
+    return site_messages.not_enabled(ns, leftovers=site is not None and bool(site.leftovers()))
 
 
 @app.command()
 def init(
-    namespace: Namespace = "default",
-    site_name: Annotated[str, typer.Option(help="Site name (default <hostname>-<user>-<random>).")] = "",
-    ingress: Annotated[str, typer.Option(help="external (default) or none.")] = "",
-    ingress_host: Annotated[Optional[list[str]], typer.Option(help="Host name or IP other sites use to reach this one (repeatable).")] = None,
-    ingress_bind_ip: Annotated[Optional[list[str]], typer.Option(help="Host IP the router ports are published on (repeatable).")] = None,
-    bind_port: Annotated[int, typer.Option(help="Host port for inter-router links.")] = 55671,
-    bind_port_edge: Annotated[int, typer.Option(help="Host port for edge links.")] = 45671,
-    container_network: Annotated[str, typer.Option(help="Podman network of the site (default skupper).")] = "",
-    enable_ipv6: Annotated[bool, typer.Option(help="Enable IPv6 on a newly created network.")] = False,
-    router_logging: Annotated[str, typer.Option(help="Router logging, e.g. trace or ROUTER_CORE:debug,info.")] = "",
-    router_mode: Annotated[str, typer.Option(help="interior (edge is not yet allowed).")] = "interior",
-    timeout: Annotated[str, typer.Option(help="How long to wait for the site, e.g. 120s or 2m.")] = "2m",
-    podman_endpoint: Annotated[str, typer.Option(help="Podman API endpoint (socket path or unix:// URL).")] = "",
+    namespace: Namespace = "",
+    site_name: Annotated[str, typer.Option(metavar="NAME", help="Site name (default <hostname>-<user>-<random>).")] = "",
+    ingress: Annotated[Optional[IngressType], typer.Option(help="How other sites reach this one (default external).")] = None,
+    ingress_host: Annotated[Optional[list[str]], typer.Option(
+        metavar="HOST", help="Host name or IP other sites use to reach this one (repeatable).")] = None,
+    ingress_bind_ip: Annotated[Optional[list[str]], typer.Option(
+        metavar="IP", help="Host IP the router ports are published on (repeatable).")] = None,
+    bind_port: Annotated[int, typer.Option(metavar="PORT", help="Host port for inter-router links.")] = 55671,
+    bind_port_edge: Annotated[int, typer.Option(metavar="PORT", help="Host port for edge links.")] = 45671,
+    container_network: Annotated[str, typer.Option(metavar="NETWORK", help="Podman network of the site (default skupper).")] = "",
+    enable_ipv6: Annotated[bool, typer.Option("--enable-ipv6", help="Enable IPv6 on a newly created network.")] = False,
+    router_logging: Annotated[str, typer.Option(metavar="LEVELS", help="Router logging, e.g. trace or ROUTER_CORE:debug,info.")] = "",
+    router_mode: Annotated[RouterMode, typer.Option(help="Router mode (edge is not yet allowed on Podman).")] = "interior",
+    timeout: Annotated[str, typer.Option(metavar="DURATION", help="How long to wait for the site, e.g. 120s or 2m.")] = "2m",
+    podman_endpoint: Annotated[str, typer.Option(metavar="ENDPOINT", help="Podman API endpoint (socket path or unix:// URL).")] = "",
 ) -> None:
     """Turn this host into a Skupper site."""
+    from skupper_podman.site.options import InitOptions
+
     try:
         options = InitOptions(
             site_name=site_name,
-            ingress=ingress,
+            ingress=ingress or "",
             ingress_hosts=list(ingress_host or []),
             ingress_bind_ips=list(ingress_bind_ip or []),
             bind_port=bind_port,
@@ -66,7 +69,7 @@ def init(
             router_mode=router_mode,
             timeout=parse_duration(timeout),
         ).validate()
-        site = open_site(namespace, podman_endpoint or None)
+        site = open_site(namespace, podman_endpoint or None, systemd=True)
         with progress() as say:
             result = site.init(options, progress=say)
     except (SiteExists, PodmanUnavailable) as err:
@@ -75,20 +78,17 @@ def init(
         handle(err, "Error initializing Skupper - ")
     for line in result.messages:
         typer.echo(line)
-    typer.echo(f"Skupper is now installed for user '{username()}'.  Use 'skupper status' to get more information.")
+    typer.echo(site_messages.installed(namespace))
 
 
 @app.command()
-def delete(namespace: Namespace = "default") -> None:
+def delete(namespace: Namespace = "") -> None:
     """Remove the site and every resource it created."""
     try:
-        removed = open_site(namespace).delete()
+        removed = open_site(namespace, systemd=True).delete()
     except SkupperError as err:
         handle(err)
-    if removed:
-        typer.echo(f"Skupper is now removed for user '{username()}'.")
-    else:
-        typer.echo(f"Skupper is not enabled for user '{username()}'")
+    typer.echo(site_messages.removed(namespace) if removed else site_messages.not_enabled(namespace))
 
 
 def status_text(status: SiteStatus, verbose: bool) -> str:
@@ -118,41 +118,50 @@ def status_text(status: SiteStatus, verbose: bool) -> str:
 
 
 @app.command()
-def status(
-    namespace: Namespace = "default",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show more detail.")] = False,
-    output: Output = OutputFormat.text,
-) -> None:
+def status(namespace: Namespace = "", verbose: Verbose = False, output: Output = "text") -> None:
     """Report the site, as seen by its running router."""
+    from skupper_podman.site.status import site_status
+
     site = None
     try:
         site = open_site(namespace)
         result = site_status(site)
     except NotInitialized:
-        fail(not_enabled(site))
+        fail(not_enabled(site, namespace))
     except SkupperError as err:
         handle(err)
     emit(result.to_dict(), output, lambda: status_text(result, verbose))
 
 
 @app.command()
-def version(namespace: Namespace = "default", output: Output = OutputFormat.text) -> None:
+def version(namespace: Namespace = "", output: Output = "text") -> None:
     """Print the client version and the router image of the site."""
+    from skupper_podman.site.status import version_info
+
+    problem, transport = "", "not enabled"
     site = None
     try:
         site = open_site(namespace)
-    except SkupperError:
-        site = None
-    info = version_info(site)
+    except PodmanUnavailable as err:
+        problem, transport = str(err), "unknown: Podman is not reachable"
+    except SkupperError as err:
+        problem, transport = str(err), "unknown: the site cannot be opened"
+    try:
+        info = version_info(site)
+    except SkupperError as err:
+        handle(err)
     if info.router_image:
         transport = f"{info.router_image} ({info.router_digest or 'no digest'})"
-    else:
-        transport = "not enabled"
-    emit(info.to_dict(), output, lambda: f"{'client version':<30} {info.client_version}\n{'transport version':<30} {transport}")
+    data = info.to_dict() | ({"error": problem} if problem else {})
+    emit(data, output, lambda: f"{'client version':<30} {info.client_version}\n{'transport version':<30} {transport}")
+    if problem:  # 1.5 prints the client version all the same and exits 0
+        typer.echo(problem, err=True)
 
 
-@app.command(hidden=True)
-def switch(target: Annotated[Optional[str], typer.Argument(help="kubernetes, podman or - (previous).")] = None) -> None:
+@app.command()
+def switch(target: Annotated[Optional[str], typer.Argument(
+        metavar="[kubernetes|podman|-]", help="The platform to use from now on; - for the previous one.",
+        show_default=False)] = None) -> None:
     """Show or set the default platform."""
     try:
         now = platform.switch(target)

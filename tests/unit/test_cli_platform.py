@@ -28,6 +28,29 @@ def test_kubernetes_is_valid_but_not_implemented(run):
     assert run("--platform", "kubernetes", "status").returncode == 1
 
 
+@pytest.mark.parametrize("args", [[], ["--help"], ["-h"], ["link"], ["link", "--help"], ["status", "--help"],
+                                  ["--platform", "kubernetes", "service", "create", "-h"]])
+def test_help_works_on_every_platform(run, args):
+    out = run(*args)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Usage: skupper") and "not implemented" not in out.stdout + out.stderr
+
+
+def test_main_help_lists_the_global_options_and_every_command(run):
+    text = run("--help").stdout
+    assert "--platform [kubernetes|podman]" in text.replace("<", "[").replace(">", "]")
+    assert "-n, --namespace NAME" in text
+    for command in ("init", "delete", "status", "version", "switch", "completion", "revoke-access",
+                    "expose", "unexpose", "token", "link", "service"):
+        assert f"\n  {command} " in text, command
+
+
+def test_platform_free_commands_run_on_kubernetes(run):
+    assert run("switch").stdout.strip() == "kubernetes"
+    out = run("completion", "bash")
+    assert out.returncode == 0 and "_SKUPPER_COMPLETE=complete_bash" in out.stdout
+
+
 def test_invalid_platform(run):
     for args in (["--platform", "docker", "status"], ["status", "--platform=docker"]):
         out = run(*args)
@@ -50,23 +73,34 @@ def test_bad_option_is_one_clean_error(run):
     assert "Error: Invalid value for '--bind-port'" in out.stderr
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["-n", "west", "init", "--site-name", "w"], ["init", "--site-name", "w", "-n", "west"]),
-    (["--namespace", "west", "link", "status"], ["link", "status", "-n", "west"]),
-    (["--namespace=west", "status", "-v"], ["status", "-v", "-n", "west"]),
-    (["-nwest", "status"], ["status", "-n", "west"]),
-    (["init", "-n", "west"], ["init", "-n", "west"]),          # already after the command
-    (["--help"], ["--help"]),
-    (["-n"], ["-n"]),                                           # no value: left for the parser to refuse
+def _saved_endpoint(tmp_path, namespace: str) -> str:
+    """Give ``namespace`` a saved Podman endpoint that names it, so errors show which site was opened."""
+    where = tmp_path / "data/skupper" / ("" if namespace == "default" else f"namespaces/{namespace}")
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "podman.yaml").write_text(f"endpoint: /nonexistent-{namespace}.sock\n")
+    return f"/nonexistent-{namespace}.sock"
+
+
+@pytest.mark.parametrize("args", [
+    ["-n", "west", "status"],
+    ["status", "-n", "west"],
+    ["--namespace", "west", "link", "status"],
+    ["--namespace=west", "service", "status"],
+    ["-nwest", "delete"],
+    ["-n", "east", "status", "-n", "west"],        # the command's own -n wins
 ])
-def test_namespace_before_the_command_moves_behind_it(args, expected):
-    from skupper_podman.cli.app import hoist_namespace
+def test_namespace_before_or_after_the_command_opens_that_site(run, tmp_path, args):
+    socket = _saved_endpoint(tmp_path, "west")
+    _saved_endpoint(tmp_path, "east")
+    out = run("--platform", "podman", *args)
+    assert out.returncode == 1, out.stderr
+    assert f"Podman endpoint is not available: {socket} " in out.stderr, out.stderr
 
-    assert hoist_namespace(args) == expected
 
-
-def test_global_namespace_reaches_the_command(run):
-    # no Podman socket here: the command must get as far as opening the named site
-    out = run("--platform", "podman", "-n", "west", "link", "status", CONTAINER_HOST="unix:///nonexistent.sock")
-    assert "No such option" not in out.stderr
-    assert out.returncode == 1
+def test_global_options_after_platform(run, tmp_path):
+    socket = _saved_endpoint(tmp_path, "west")
+    for args in (["--platform", "podman", "-n", "west", "status"],
+                 ["--namespace", "west", "--platform", "podman", "link", "status"],
+                 ["-n", "west", "--platform=podman", "token", "create", str(tmp_path / "t.yaml")]):
+        out = run(*args)
+        assert out.returncode == 1 and socket in out.stderr, (args, out.stderr)
