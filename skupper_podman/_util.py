@@ -2,11 +2,13 @@
 polling with a deadline."""
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -94,6 +96,22 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+@contextmanager
+def exclusive_lock(path: str | os.PathLike[str], what: str = "lock",
+                   error: type[SkupperError] = InputError) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (a file or a directory, which must exist) for the
+    block, so read-modify-write cycles of several processes take turns."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise error(f"cannot lock {what} {path}: {_why(err)}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def poll(check: Callable[[], T], timeout: float, interval: float = 0.1,

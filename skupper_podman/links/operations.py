@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from skupper_podman import pki
+from skupper_podman._util import exclusive_lock
 from skupper_podman.links.claims import redeem
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
 from skupper_podman.network.topology import gather_routers
 from skupper_podman.paths import INTERNAL, METADATA_LABEL, ROUTER_CERTS, SITE_CA, TYPE_LABEL
 from skupper_podman.podman.records import VolumeRecord
 from skupper_podman.rollback import Rollback
+from skupper_podman.validation import COST_MAX, check_cost, check_duration
 from skupper_podman.router.config import RouterConfig, link_entities
 from skupper_podman.site.lifecycle import CONFIG_FILE, Site, SiteInfo
 from skupper_podman.links.tokens import (
@@ -119,7 +121,13 @@ class Links:
 
     # -- config ----------------------------------------------------------------------------
     def _config(self) -> RouterConfig:
-        return RouterConfig.parse(self.site.files.read(self.site.vol(INTERNAL), CONFIG_FILE).decode())
+        volume = self.site.vol(INTERNAL)
+        return RouterConfig.parse(self.site.files.read(volume, CONFIG_FILE), f"{CONFIG_FILE} in volume {volume}")
+
+    def _config_lock(self):
+        """Held across every read-modify-write of the router config (and the choice of a link
+        name), so concurrent ``link create``/``link delete`` never lose each other's edits."""
+        return exclusive_lock(self.site.files.mountpoint(self.site.vol(INTERNAL)), "router config")
 
     def _save_config(self, config: RouterConfig) -> None:
         self.site.files.write(self.site.vol(INTERNAL), CONFIG_FILE, config.dumps())
@@ -128,12 +136,16 @@ class Links:
     def create(self, token_file: str | Path, name: str | None = None, cost: int | None = None) -> LinkCreated:
         """Verify the token, store it, and add the link to the config and the live router."""
         token = read_token(token_file)
-        if cost is not None and cost < 1:
-            raise InputError(f"invalid link cost {cost}: must be 1 or more")
+        if cost is not None:
+            cost = check_cost(cost)
         info = self.site.get()
+        with self._config_lock():
+            return self._create(token, info, name, cost)
+
+    def _create(self, token: Token, info: SiteInfo, name: str | None, cost: int | None) -> LinkCreated:
         existing = self._link_volumes()
         link = name or self._next_name(existing)
-        if not _VALID_LINK_NAME.match(link):
+        if not _VALID_LINK_NAME.fullmatch(link):
             raise InputError(f"invalid link name {link!r}: use lower-case letters, digits, '.', '-' and '_'")
         if link in existing or self.site.podman.volume(self.site.vol(link)) is not None:
             raise InputError(f"link {link} already exists")
@@ -205,7 +217,8 @@ class Links:
         # The config goes first: router 2.5.3 can crash when a connector whose connections are
         # failing is deleted (skupper-router #1734); restarted by its policy, it must not dial
         # the link again.
-        self._remove_from_config(name)
+        with self._config_lock():
+            self._remove_from_config(name)
         crashed = not self._delete_live(info, name)
         self.site.files.remove_tree(self.site.vol(ROUTER_CERTS), f"{name}-profile")
         self.site.podman.remove_volume(existing[name].name)
@@ -235,6 +248,7 @@ class Links:
                sleep: Callable[[float], None] = time.sleep) -> LinkReport:
         """Outgoing links from the live router (polled until connected or ``wait`` runs out),
         and the sites whose routers link to this one."""
+        wait = check_duration(wait, "--wait")
         info = self.site.get()
         volumes = self._link_volumes()
         if name is not None and name not in volumes:
@@ -300,10 +314,8 @@ def _token_cost(token: Token) -> int:
     raw = token.annotations.get(COST, "")
     if not raw:
         return 1
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise InputError(f"invalid Skupper token: {COST} is not a number: {raw}") from err
-    return max(1, value)
+    if not re.fullmatch(r"-?[0-9]{1,30}", raw.strip(), re.ASCII) or int(raw) > COST_MAX:
+        raise InputError(f"invalid Skupper token: {COST} is not a cost: {raw[:40]}")
+    return max(1, int(raw))
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from skupper_podman.errors import InputError
+from skupper_podman.errors import DamagedState, InputError
 from skupper_podman.resources import jinja_env
 from skupper_podman.versions import SKUPPER_COMPAT_VERSION
 from skupper_podman.router.logging_spec import LogEntry
@@ -88,28 +88,22 @@ class RouterConfig:
     _entities: dict[str, list[Attributes]] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str) -> "RouterConfig":
-        """Read a config file's text. Raises ``InputError`` if it is not a list of pairs."""
+    def parse(cls, text: str | bytes, source: str = "router config") -> "RouterConfig":
+        """Read a config file's text. Raises ``DamagedState`` naming ``source`` (the file) when
+        it is not UTF-8 JSON holding a list of ``[type, attributes]`` pairs."""
         try:
             data = json.loads(text)
-        except ValueError as err:
-            raise InputError(f"Invalid router config: {err}") from None
+        except (ValueError, RecursionError) as err:
+            reason = "not UTF-8" if isinstance(err, UnicodeDecodeError) else f"not JSON ({err})"
+            raise DamagedState(f"damaged router config {source}: {reason}") from None
         if not isinstance(data, list):
-            raise InputError("Invalid router config: expected a list of [type, attributes] pairs")
+            raise DamagedState(f"damaged router config {source}: expected a list of [type, attributes] pairs")
         config = cls()
         for entry in data:
             if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str)
                     or not isinstance(entry[1], dict)):
-                raise InputError(f"Invalid router config entry: {json.dumps(entry)}")
+                raise DamagedState(f"damaged router config {source}: bad entry {json.dumps(entry)[:120]}")
             config.add(entry[0], entry[1])
-        return config
-
-    @classmethod
-    def from_entities(cls, entities: Iterable[Entity]) -> "RouterConfig":
-        """Build from ``(type, attributes)`` pairs."""
-        config = cls()
-        for entity_type, attrs in entities:
-            config.add(entity_type, attrs)
         return config
 
     def types(self) -> list[str]:
@@ -150,10 +144,10 @@ class RouterConfig:
         return True
 
     def router(self) -> Attributes:
-        """The ``router`` entity (raises ``InputError`` when the file has none)."""
+        """The ``router`` entity (raises ``DamagedState`` when the file has none)."""
         router = self.get("router")
         if router is None:
-            raise InputError("Invalid router config: no router entity")
+            raise DamagedState("damaged router config: no router entity")
         return router
 
     def metadata(self) -> dict[str, Any]:
@@ -162,10 +156,12 @@ class RouterConfig:
         if not text:
             return {}
         try:
-            value = json.loads(text)
-        except ValueError:
-            raise InputError(f"Invalid router metadata: {text}") from None
-        return value if isinstance(value, dict) else {}
+            value = json.loads(text) if isinstance(text, str) else None
+        except (ValueError, RecursionError):
+            value = None
+        if not isinstance(value, dict):
+            raise DamagedState(f"damaged router config: bad router metadata {str(text)[:120]}")
+        return value
 
     def set_metadata(self, **changes: Any) -> None:
         """Update fields of the router's metadata (e.g. ``version=...`` on update)."""
@@ -175,7 +171,7 @@ class RouterConfig:
 
     def log_entries(self) -> list[LogEntry]:
         """The ``log`` entities (e.g. to copy them to a service router)."""
-        return [LogEntry(a["module"], a.get("enable", "")) for a in self.entities("log")]
+        return [LogEntry(str(a.get("module", "")), str(a.get("enable", ""))) for a in self.entities("log")]
 
     def copy(self) -> "RouterConfig":
         """An independent copy."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skupper_podman.errors import InputError
+from skupper_podman.errors import DamagedState, InputError
 from skupper_podman.router import config as rc
 from skupper_podman.router.logging_spec import (
     LEVELS, MODULES, LogEntry, format_router_logging, parse_router_logging)
@@ -191,14 +191,15 @@ def test_metadata_and_version_update(site_text):
     assert config.router()["id"] == "host1-alice-3f2a1"
 
 
-@pytest.mark.parametrize("text", ["not json", "{}", '[["router"]]', '[["router", []]]', "[[1, {}]]"])
+@pytest.mark.parametrize("text", ["not json", "{}", '[["router"]]', '[["router", []]]', "[[1, {}]]",
+                                  '[["router", {"id": "x"}]', b"\xff\xfe", "[" * 100000])
 def test_parse_rejects_malformed_files(text):
-    with pytest.raises(InputError, match="Invalid router config"):
-        rc.RouterConfig.parse(text)
+    with pytest.raises(DamagedState, match="damaged router config skrouterd.json: "):
+        rc.RouterConfig.parse(text, "skrouterd.json")
 
 
 def test_router_property_needs_a_router():
-    with pytest.raises(InputError, match="no router entity"):
+    with pytest.raises(DamagedState, match="no router entity"):
         rc.RouterConfig.parse("[]").router()
 
 
