@@ -16,13 +16,22 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from skupper_podman.errors import (
+    DamagedState,
+    ImageUnavailable,
     InputError,
+    Interrupted,
     ManagementError,
     NotInitialized,
+    PlatformError,
+    PodmanError,
     PodmanUnavailable,
+    ResourceConflict,
+    RouterError,
     RouterUnavailable,
     SiteExists,
     SkupperError,
+    StateError,
+    SystemdError,
 )
 
 _LAZY = {
@@ -38,8 +47,10 @@ _LAZY = {
 }
 
 __all__ = sorted([
-    "InputError", "ManagementError", "NotInitialized", "PodmanUnavailable", "RouterUnavailable",
-    "SiteExists", "SkupperError", *_LAZY,
+    "DamagedState", "ImageUnavailable", "InputError", "Interrupted", "ManagementError",
+    "NotInitialized", "PlatformError", "PodmanError", "PodmanUnavailable", "ResourceConflict",
+    "RouterError", "RouterUnavailable", "SiteExists", "SkupperError", "StateError",
+    "SystemdError", *_LAZY,
 ])
 
 
