@@ -65,6 +65,7 @@ class FakePodman:
         self.images: dict[str, ImageRecord] = {}
         self.fail_start = False
         self.calls: list[str] = []  # names of the adapter methods called, in order
+        self.removed: list[str] = []  # containers removed, in order
 
     # -- volumes -------------------------------------------------------------------------------
     def volume(self, name: str) -> VolumeRecord | None:
@@ -158,13 +159,15 @@ class FakePodman:
         found = self.ctrs.get(name)
         if found is not None and found.labels.get(APP_LABEL) != APP_VALUE:
             raise ResourceConflict(f"container {name} is not managed by Skupper")
-        self.ctrs.pop(name, None)
+        if self.ctrs.pop(name, None) is not None:
+            self.removed.append(name)
 
     def remove_containers(self, label_filters: Iterable[str]) -> list[str]:
         self.calls.append("remove_containers")
         doomed = [c.name for c in self.containers(label_filters) if c.labels.get(APP_LABEL) == APP_VALUE]
         for name in doomed:
             del self.ctrs[name]
+        self.removed += doomed
         return doomed
 
 

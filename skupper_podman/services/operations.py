@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -275,9 +276,12 @@ class Services:
         definitions = self.list()
         if not definitions:
             return []
-        info = self.site.get()
-        containers = runtime.service_containers(self.site)
-        attached = runtime.attached_routers(self.site, info)
+        # one container list and one management query, side by side (both mostly wait)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            listing = pool.submit(runtime.service_containers, self.site)
+            info = self.site.get()
+            attached = runtime.attached_routers(self.site, info)
+            containers = listing.result()
         result = []
         for definition in definitions:
             ctr = containers.get(definition.address)

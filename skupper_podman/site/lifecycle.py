@@ -30,6 +30,7 @@ from skupper_podman.errors import (
 )
 from skupper_podman.site.ingress import check_port_free, default_ingress_hosts, free_local_port
 from skupper_podman.paths import (
+    ADDRESS_LABEL,
     CA_VOLUMES,
     COMPONENT_LABEL,
     CONSOLE_CERTS,
@@ -400,11 +401,11 @@ class Site:
         self.layout.podman_yaml.unlink(missing_ok=True)
         if not found:
             return False
-        containers = [c.name for c in self.podman.containers([self.layout.label_filter])]
-        # Podman removes one container in ~0.1 s alone but serialises network teardown; a few
-        # removals at once keep a site with many services from taking minutes to delete.
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(self.podman.remove_container, containers))
+        # Service routers first, in parallel, while the site router still answers them: once it
+        # is gone every service router retries its uplink and the host slows down. The rest
+        # (the site router, leftovers of a failed init) after them.
+        self.podman.remove_containers([self.layout.label_filter, ADDRESS_LABEL])
+        self.podman.remove_containers([self.layout.label_filter])
         for vol in self.podman.volumes(self.layout.label_filter):
             self.podman.remove_volume(vol.name)
         for net in self.podman.networks(self.layout.label_filter):
