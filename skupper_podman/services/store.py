@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from skupper_podman.errors import InputError, SkupperError
+from skupper_podman.errors import DamagedState, InputError
 from skupper_podman.services.model import ServiceDefinition
 
 # -- the JSON store ----------------------------------------------------------------------------
@@ -25,19 +25,24 @@ class ServiceStore:
     def load(self) -> dict[str, ServiceDefinition]:
         """Every definition by address; a missing or empty file means none."""
         try:
-            text = self.path.read_text()
+            text = self.path.read_bytes()
         except FileNotFoundError:
             return {}
+        except OSError as err:
+            raise DamagedState(f"cannot read services file {self.path}: {err.strerror or err}") from None
         if not text.strip():
             return {}
         try:
             data = json.loads(text)
-        except ValueError as err:
-            raise SkupperError(f"{self.path.name} is not valid JSON: {err}") from None
+        except (ValueError, RecursionError) as err:
+            raise DamagedState(f"damaged services file {self.path}: not JSON ({err})") from None
         if not isinstance(data, dict):
-            raise SkupperError(f"{self.path.name} must hold a JSON object keyed by address")
-        return {address: ServiceDefinition.from_json({**entry, "address": entry.get("address") or address})
-                for address, entry in data.items()}
+            raise DamagedState(f"damaged services file {self.path}: not a JSON object keyed by address")
+        try:
+            return {address: ServiceDefinition.from_json({**entry, "address": entry.get("address") or address})
+                    for address, entry in data.items()}
+        except (AttributeError, TypeError, ValueError, OverflowError):
+            raise DamagedState(f"damaged services file {self.path}: a service entry is malformed") from None
 
     def get(self, address: str) -> ServiceDefinition:
         found = self.load().get(address)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from skupper_podman.errors import RouterUnavailable
+from skupper_podman.errors import DamagedState, RouterUnavailable
 from skupper_podman.network.topology import SiteCounts, count_sites, gather_routers
 from skupper_podman.paths import SERVICES, username
 from skupper_podman.site.lifecycle import SERVICES_FILE, Site, SiteInfo
@@ -51,11 +51,19 @@ def _require_running(site: Site, info: SiteInfo) -> None:
 
 
 def exposed_services(site: Site) -> int:
+    """How many services the site defines; a missing file means none, a damaged one is an error."""
+    where = f"{SERVICES_FILE} in volume {site.vol(SERVICES)}"
     try:
         data = json.loads(site.files.read(site.vol(SERVICES), SERVICES_FILE) or b"{}")
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return 0
-    return len(data) if isinstance(data, dict) else 0
+    except OSError as err:
+        raise DamagedState(f"cannot read {where}: {err.strerror or err}") from None
+    except (ValueError, RecursionError):
+        raise DamagedState(f"damaged services file {where}: not JSON") from None
+    if not isinstance(data, dict):
+        raise DamagedState(f"damaged services file {where}: not a JSON object keyed by address")
+    return len(data)
 
 
 def site_status(site: Site) -> SiteStatus:

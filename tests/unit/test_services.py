@@ -14,7 +14,7 @@ import pytest
 
 from skupper_podman import pki
 from skupper_podman.cli.service_commands import status_text
-from skupper_podman.errors import InputError, ManagementError, PodmanError, ResourceConflict, RouterUnavailable
+from skupper_podman.errors import DamagedState, InputError, ManagementError, PodmanError, ResourceConflict, RouterUnavailable
 from skupper_podman.podman.records import ContainerRecord
 from skupper_podman.router.config import RouterConfig, ServiceTarget
 from skupper_podman.services.model import (
@@ -178,12 +178,12 @@ def test_store_reads_missing_and_empty_files(tmp_path):
     assert store.load() == {}
     store.path.write_text("{}")
     assert store.load() == {}
-    store.path.write_text("[1]")
-    with pytest.raises(Exception, match="must hold a JSON object"):
-        store.load()
-    store.path.write_text("{nope")
-    with pytest.raises(Exception, match="is not valid JSON"):
-        store.load()
+    for damaged, why in (("[1]", "not a JSON object"), ("{nope", "not JSON"), (b"\xff{}", "not JSON"),
+                         ('{"a": 1}', "a service entry is malformed"),
+                         ('{"a": {"ports": ["x"]}}', "a service entry is malformed")):
+        store.path.write_bytes(damaged.encode() if isinstance(damaged, str) else damaged)
+        with pytest.raises(DamagedState, match=f"damaged services file {store.path}: {why}"):
+            store.load()
 
 
 def test_store_add_get_remove(tmp_path):
