@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
+if TYPE_CHECKING:  # imported when a template is rendered: reading a site needs no Jinja
+    import jinja2
 
 _PACKAGE = Path(__file__).resolve().parent
 _FOLDERS = {"templates": "templates", "systemd-units": "systemd_units"}
@@ -26,6 +28,8 @@ def resource_dir(kind: str) -> Path:
 @lru_cache(maxsize=None)
 def jinja_env(kind: str) -> jinja2.Environment:
     """A strict Jinja environment over one resource folder (undefined names are errors)."""
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir(kind))),
         undefined=jinja2.StrictUndefined,
