@@ -13,6 +13,7 @@ timeout) raise :class:`~skupper_podman.errors.RouterUnavailable`.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 import uuid
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import proton._reactor
 from proton import Condition, Delivery, Message, ProtonException, SSLDomain, Timeout, Url
 from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender, SendException
 
@@ -85,6 +87,34 @@ def edge_agent(router_id: str) -> str:
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
+
+
+class _LazySSLConfig:
+    """Proton's ``SSLConfig`` with its domains made on first use.
+
+    Proton gives every Container, so every BlockingConnection, a client and a server SSL
+    domain; each costs 60-100 ms of OpenSSL 3 set-up on a small host, twice per management
+    connection, although our connections bring their own domain.
+    """
+
+    @functools.cached_property
+    def client(self) -> SSLDomain:
+        return SSLDomain(SSLDomain.MODE_CLIENT)
+
+    @functools.cached_property
+    def server(self) -> SSLDomain:
+        return SSLDomain(SSLDomain.MODE_SERVER)
+
+    def set_credentials(self, cert_file: str, key_file: str, password: str | None) -> None:
+        self.client.set_credentials(cert_file, key_file, password)
+        self.server.set_credentials(cert_file, key_file, password)
+
+    def set_trusted_ca_db(self, certificate_db: str) -> None:
+        self.client.set_trusted_ca_db(certificate_db)
+        self.server.set_trusted_ca_db(certificate_db)
+
+
+proton._reactor.SSLConfig = _LazySSLConfig  # type: ignore[misc]
 
 
 class _TransportClosed(ProtonException):
