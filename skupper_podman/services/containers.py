@@ -14,7 +14,9 @@ from typing import Any
 
 from skupper_podman import pki
 from skupper_podman.errors import ManagementError, NotInitialized, PodmanError, RouterUnavailable, SkupperError
-from skupper_podman.paths import ADDRESS_LABEL, APP_LABEL, APP_VALUE, INTERNAL, ROUTER_CERTS, SERVICE_CA
+from skupper_podman.paths import (
+    ADDRESS_LABEL, APP_LABEL, APP_VALUE, INTERNAL, NAMESPACE_LABEL, ROUTER_CERTS, SERVICE_CA,
+)
 from skupper_podman.podman.adapter import ContainerSpec, VolumeMount
 from skupper_podman.podman.records import ContainerRecord
 from skupper_podman.rollback import Rollback
@@ -53,6 +55,12 @@ def service_containers(site: Site) -> dict[str, ContainerRecord]:
 
 
 def find_container(site: Site, address: str) -> ContainerRecord | None:
+    """The service's container: by its default name first (one inspect; a labelled list
+    costs Podman a look at every container), else by its label (``--container-name``)."""
+    ctr = site.podman.container(container_name(site, address))
+    if ctr is not None and ctr.labels.get(ADDRESS_LABEL) == address \
+            and ctr.labels.get(NAMESPACE_LABEL) == site.layout.namespace:
+        return ctr
     matches = site.podman.containers([site.layout.label_filter, f"{ADDRESS_LABEL}={address}"])
     return matches[0] if matches else None
 

@@ -514,3 +514,25 @@ def test_expose_argument_errors(site):
     with pytest.raises(InputError, match="^invalid target port: x$"):
         services.expose("db", "web", [80], target_ports=["80:x"])
     assert services.list() == []
+
+
+def test_bind_looks_its_container_up_by_name_and_status_lists_once(site, responder):
+    services = Services(site)
+    for address in ("backend", "web", "db"):
+        services.create(address, [8080])
+    site.fake.calls.clear()
+    services.bind("backend", "10.0.0.5")
+    assert "containers" not in site.fake.calls  # one inspect by name, no list of every container
+    site.fake.calls.clear()
+    assert [s.address for s in services.status()] == ["backend", "db", "web"]
+    assert site.fake.calls.count("containers") == 1 and "container" not in site.fake.calls
+
+
+def test_a_service_with_its_own_container_name_is_still_found(site):
+    services = Services(site)
+    services.create("web", [80], container_name="frontend")
+    site.fake.set_state("ut-frontend", "exited")
+    services.bind("web", "db")  # found by label: a stopped router only gets its config
+    assert [a["host"] for a in _service_config(site, "web").entities("tcpConnector")] == ["db"]
+    services.delete("web")
+    assert site.podman.ctrs == {}
