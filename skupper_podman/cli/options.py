@@ -1,21 +1,43 @@
 """Options shared by several commands: names, metavars and the choices the parser checks.
 
-Choices are ``Literal`` types, so typer turns them into click choices: the help shows
-``[text|json|yaml]`` and a wrong value is refused by the parser in click's words.
+``--output`` is a click choice (``[text|json|yaml]``, click's message on a wrong value).
+``--protocol``, ``--ingress`` and ``--router-mode`` are checked while the line is parsed too,
+before any Podman work, but answer in Skupper 1.5's words on one line (exit 1), as 1.5 users
+and scripts know them; their help and shell completion list the choices.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal, Optional
 
 import typer
 
+from skupper_podman.cli.output import fail
 from skupper_podman.paths import DEFAULT_NAMESPACE
 
 OutputFormat = Literal["text", "json", "yaml"]
-ProtocolName = Literal["tcp", "http", "http2"]
-IngressType = Literal["external", "none"]
-RouterMode = Literal["interior", "edge"]
 PlatformName = Literal["kubernetes", "podman"]
+PROTOCOLS = ("tcp", "http", "http2")
+INGRESS_TYPES = ("external", "none")
+ROUTER_MODES = ("interior", "edge")
+
+
+def one_of(choices: tuple[str, ...], message: str) -> Callable[[Optional[str]], Optional[str]]:
+    """An option callback that refuses a value outside ``choices`` with ``message`` (``{value}``
+    is replaced by the value given)."""
+    def check(value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in choices:
+            fail(message.format(value=value))
+        return value
+
+    return check
+
+
+def choice_option(choices: tuple[str, ...], message: str, help_text: str) -> typer.models.OptionInfo:
+    """A ``--flag a|b|c`` option checked by :func:`one_of` and completed from ``choices``."""
+    return typer.Option(metavar="|".join(choices), help=help_text, callback=one_of(choices, message),
+                        autocompletion=lambda: list(choices))
+
 
 NAMESPACE_HELP = "Site namespace: several sites can live side by side (default: default)."
 
@@ -29,4 +51,10 @@ Namespace = Annotated[str, typer.Option(
     "--namespace", "-n", metavar="NAME", callback=inherit_namespace, show_default=False, help=NAMESPACE_HELP)]
 Output = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show more detail.")]
-Protocol = Annotated[ProtocolName, typer.Option(help="The protocol to proxy.")]
+Protocol = Annotated[str, choice_option(
+    PROTOCOLS, "{value} is not a valid mapping. Choose 'tcp', 'http' or 'http2'.", "The protocol to proxy.")]
+Ingress = Annotated[Optional[str], choice_option(
+    INGRESS_TYPES, "Invalid value for ingress: {value}", "How other sites reach this one (default external).")]
+RouterMode = Annotated[str, choice_option(
+    ROUTER_MODES, 'invalid "--router-mode={value}", it must be one of "interior, edge"',
+    "Router mode (edge is not yet allowed on Podman).")]

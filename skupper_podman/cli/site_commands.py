@@ -7,7 +7,7 @@ import typer
 
 from skupper_podman.cli import platform, site_messages
 from skupper_podman.cli.app import app, handle
-from skupper_podman.cli.options import IngressType, Namespace, Output, RouterMode, Verbose
+from skupper_podman.cli.options import Ingress, Namespace, Output, RouterMode, Verbose
 from skupper_podman.cli.output import emit, fail, progress, table
 from skupper_podman.errors import NotInitialized, PodmanUnavailable, SiteExists, SkupperError
 
@@ -38,7 +38,7 @@ def not_enabled(site: Site | None = None, namespace: str | None = None) -> str:
 def init(
     namespace: Namespace = "",
     site_name: Annotated[str, typer.Option(metavar="NAME", help="Site name (default <hostname>-<user>-<random>).")] = "",
-    ingress: Annotated[Optional[IngressType], typer.Option(help="How other sites reach this one (default external).")] = None,
+    ingress: Ingress = None,
     ingress_host: Annotated[Optional[list[str]], typer.Option(
         metavar="HOST", help="Host name or IP other sites use to reach this one (repeatable).")] = None,
     ingress_bind_ip: Annotated[Optional[list[str]], typer.Option(
@@ -48,7 +48,7 @@ def init(
     container_network: Annotated[str, typer.Option(metavar="NETWORK", help="Podman network of the site (default skupper).")] = "",
     enable_ipv6: Annotated[bool, typer.Option("--enable-ipv6", help="Enable IPv6 on a newly created network.")] = False,
     router_logging: Annotated[str, typer.Option(metavar="LEVELS", help="Router logging, e.g. trace or ROUTER_CORE:debug,info.")] = "",
-    router_mode: Annotated[RouterMode, typer.Option(help="Router mode (edge is not yet allowed on Podman).")] = "interior",
+    router_mode: RouterMode = "interior",
     timeout: Annotated[str, typer.Option(metavar="DURATION", help="How long to wait for the site, e.g. 120s or 2m.")] = "2m",
     podman_endpoint: Annotated[str, typer.Option(metavar="ENDPOINT", help="Podman API endpoint (socket path or unix:// URL).")] = "",
 ) -> None:
@@ -72,7 +72,9 @@ def init(
         site = open_site(namespace, podman_endpoint or None, systemd=True)
         with progress() as say:
             result = site.init(options, progress=say)
-    except (SiteExists, PodmanUnavailable) as err:
+    except SiteExists:
+        fail(site_messages.already_initialized(namespace))
+    except PodmanUnavailable as err:
         handle(err)
     except SkupperError as err:
         handle(err, "Error initializing Skupper - ")

@@ -27,6 +27,10 @@ def not_enabled(namespace: str, leftovers: bool = False) -> str:
     return "\n".join(lines)
 
 
+def already_initialized(namespace: str) -> str:
+    return f"Skupper has already been initialized for {for_user(namespace)}."
+
+
 def installed(namespace: str) -> str:
     return (f"Skupper is now installed for {for_user(namespace)}.  "
             f"Use '{command('status', namespace)}' to get more information.")

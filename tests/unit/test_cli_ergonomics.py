@@ -20,18 +20,34 @@ COMMANDS = [[], ["init"], ["delete"], ["status"], ["version"], ["switch"], ["com
 @pytest.mark.parametrize("args, error", [
     (["status", "--output", "xml"], "Invalid value for '--output' / '-o': 'xml' is not one of 'text', 'json', 'yaml'."),
     (["version", "-o", "xml"], "Invalid value for '--output' / '-o': 'xml' is not one of 'text', 'json', 'yaml'."),
-    (["service", "create", "db", "5432", "--protocol", "udp"],
-     "Invalid value for '--protocol': 'udp' is not one of 'tcp', 'http', 'http2'."),
     (["expose", "host", "h", "--address", "a", "--port", "80", "--aggregate", "csv"],
      "Invalid value for '--aggregate': 'csv' is not one of 'json', 'multipart'."),
-    (["init", "--ingress", "loadbalancer"], "Invalid value for '--ingress': 'loadbalancer' is not one of 'external', 'none'."),
-    (["init", "--router-mode", "hub"], "Invalid value for '--router-mode': 'hub' is not one of 'interior', 'edge'."),
 ])
 def test_choices_are_checked_by_the_parser(run, args, error):
     out = run(*args, **NO_PODMAN)
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines()[-1] == f"Error: {error}"
     assert "Value error" not in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args, error", [
+    (["service", "create", "db", "5432", "--protocol", "udp"], "udp is not a valid mapping. Choose 'tcp', 'http' or 'http2'."),
+    (["expose", "host", "h", "--address", "a", "--port", "80", "--protocol", "sctp"],
+     "sctp is not a valid mapping. Choose 'tcp', 'http' or 'http2'."),
+    (["init", "--ingress", "loadbalancer"], "Invalid value for ingress: loadbalancer"),
+    (["init", "--router-mode", "hub"], 'invalid "--router-mode=hub", it must be one of "interior, edge"'),
+])
+def test_15_choices_are_checked_while_parsing_in_15s_words(run, args, error):
+    # Podman is unreachable: the value is refused before any site work, on one line
+    out = run(*args, **NO_PODMAN)
+    assert (out.returncode, out.stderr.strip()) == (1, error)
+
+
+def test_choices_complete_in_the_shell(run):
+    words = {"_SKUPPER_COMPLETE": "complete_bash", "SKUPPER_PLATFORM": "podman"}
+    assert run(**words, COMP_WORDS="skupper init --router-mode ", COMP_CWORD="3").stdout.split() == ["interior", "edge"]
+    assert run(**words, COMP_WORDS="skupper service create --protocol ", COMP_CWORD="4").stdout.split() == [
+        "tcp", "http", "http2"]
 
 
 def test_edge_passes_the_parser_and_is_refused_as_15_does(run):
@@ -63,6 +79,9 @@ def test_namespace_is_named_only_when_not_the_default():
         f"Skupper is now installed for user '{user}'.  Use 'skupper status' to get more information.")
     assert site_messages.installed("west") == (f"Skupper is now installed for user '{user}' in namespace 'west'.  "
                                                "Use 'skupper status -n west' to get more information.")
+    assert site_messages.already_initialized("default") == f"Skupper has already been initialized for user '{user}'."
+    assert site_messages.already_initialized("west") == (
+        f"Skupper has already been initialized for user '{user}' in namespace 'west'.")
     assert site_messages.removed("default") == f"Skupper is now removed for user '{user}'."
     assert site_messages.removed("west") == f"Skupper is now removed for user '{user}' in namespace 'west'."
     assert site_messages.not_enabled("west", leftovers=True).splitlines()[1:] == [
