@@ -6,6 +6,7 @@
   moment the command starts), and when ``link status --wait`` run right after the command
   returns (what a user sees);
 * ``link delete`` command latency;
+* ``Links.create`` and ``Links.delete`` library-call latency (no CLI start-up);
 * the floor, in the same rounds: on two hand-written interior routers with the same mutual-TLS
   inter-router listener/connector attributes, a management CREATE of the connector (over an
   already open connection) until it reports SUCCESS.
@@ -74,7 +75,7 @@ def main() -> None:
     user = IsolatedUser(image)
     ws = Workspace("link")
     west, east = f"{user.prefix}w", f"{user.prefix}e"
-    create, success, connected, delete, floor = [], [], [], [], []
+    create, success, connected, delete, floor, api_create, api_delete = [], [], [], [], [], [], []
     try:
         for ns in (west, east):
             user.skupper("init", "-n", ns, "--site-name", ns, "--ingress-host", "host.containers.internal",
@@ -107,6 +108,12 @@ def main() -> None:
                 hand.create("connector", name, attrs)
                 floor.append(wait_success(hand, name, start))
                 hand.delete("connector", name)
+            from skupper_podman import Links
+
+            links = Links(site)
+            for _ in range(rounds):  # the library calls alone, without the CLI's start-up
+                api_create.append(timed(lambda: links.create(token, name="apilink")))
+                api_delete.append(timed(lambda: links.delete("apilink")))
     finally:
         ws.cleanup()
         user.cleanup([east, west])
@@ -119,7 +126,9 @@ def main() -> None:
             ("link create -> connector SUCCESS (20 ms poll)", success, True),
             ("link create -> link status --wait returns", connected, True),
             ("  floor: CREATE connector -> SUCCESS", floor, False),
-            ("link delete (command)", delete, False)]
+            ("link delete (command)", delete, False),
+            ("link create (API call)", api_create, False),
+            ("link delete (API call)", api_delete, False)]
     print(f"router image: {image}")
     for label, values, with_ratio in rows:
         print(f"{label:47} {summary(values)}" + (f"   {ratio(values)}" if with_ratio else ""))

@@ -16,8 +16,9 @@ tcpConnector (sent straight to the server-side edge router over an open connecti
 the echo comes back.
 
 On one site: ``service create`` and live ``service bind`` (CLI, cold start included, bound to
-a host that does not exist), then N services through the Python API: time to create them,
-``service status`` with them, and ``delete`` of the whole site.
+a host that does not exist) and a live bind through the Python API, then N services through
+the Python API: time to create them, ``service status`` with them (API and CLI), and
+``delete`` of the whole site.
 
 Usage: .venv/bin/python bench/bench_services.py [services, default 100; 0 skips] [rounds, default 5]
 Everything created carries a bench label or belongs to a bench namespace and is removed.
@@ -200,7 +201,7 @@ class NetworkBench:
 def one_site(image: str, count: int) -> None:
     user = IsolatedUser(image)
     ns = f"{user.prefix}s"
-    create, bind = [], []
+    create, bind, api_bind = [], [], []
     try:
         user.skupper("init", "-n", ns, "--site-name", ns, "--ingress", "none")
         for i in range(3):
@@ -211,20 +212,23 @@ def one_site(image: str, count: int) -> None:
 
         site = Site.open(ns)
         services = Services(site)
+        for i in range(3):  # library calls: a live bind of a second target
+            api_bind.append(timed(lambda: services.bind(f"cli{i}", "10.0.0.2")))
         start = time.perf_counter()
         for i in range(count):
             services.create(f"svc{i}", [8080])
         bulk = time.perf_counter() - start
-        status_time = timed(services.status)
-        cli_status = timed(lambda: user.skupper("service", "status", "-n", ns))
+        status_api = [timed(services.status) for _ in range(3)]
+        cli_status = [timed(lambda: user.skupper("service", "status", "-n", ns)) for _ in range(3)]
         delete_time = timed(site.delete)
     finally:
         user.cleanup([ns])
     print(f"service create (CLI, one site)               {summary(create)}")
     print(f"service bind, live (CLI, one site)           {summary(bind)}")
     print(f"create {count} services (API)                    {bulk:8.1f} s   ({bulk / count * 1000:.0f} ms each)")
-    print(f"service status with {count} (API)                {status_time * 1000:8.1f} ms")
-    print(f"service status with {count} (CLI)                {cli_status * 1000:8.1f} ms")
+    print(f"service bind, live (API, one site)           {summary(api_bind)}")
+    print(f"service status with {count} (API)                {summary(status_api)}")
+    print(f"service status with {count} (CLI)                {summary(cli_status)}")
     print(f"delete site with {count} services                {delete_time:8.1f} s")
 
 
