@@ -45,7 +45,7 @@ def _integer(text: str | int) -> int | None:
     if isinstance(text, int):
         return text
     value = text.strip()
-    return int(value) if re.fullmatch(r"[+-]?\d+", value) else None
+    return int(value) if re.fullmatch(r"[+-]?[0-9]{1,30}", value) else None
 
 
 def parse_port(text: str | int) -> int:
