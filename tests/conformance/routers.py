@@ -11,6 +11,7 @@ import json
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,13 @@ def free_port() -> int:
 
 
 def sweep(client: PodmanClient, label: str) -> None:
-    """Remove containers, then networks, carrying the label ``label`` (``k=v``)."""
+    """Remove containers (in parallel), then networks, carrying the label ``label`` (``k=v``)."""
     filters = {"label": label}
-    for container in client.containers.list(all=True, filters=filters):
-        client.api.delete(f"/containers/{container.id}", params={"force": True, "timeout": 0, "v": True})
+    containers = client.containers.list(all=True, filters=filters)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda c: client.api.delete(f"/containers/{c.id}",
+                                                  params={"force": True, "timeout": 0, "v": True}),
+                      containers))
     for network in client.networks.list(filters=filters):
         for attempt in range(20):  # a just-removed container may still hold the network
             try:

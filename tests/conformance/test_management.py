@@ -230,13 +230,14 @@ def test_replies_are_pre_settled(client):
 # (binary ids are echoed too, but python-qpid-proton hands them over as a memoryview of a
 # buffer it has already freed, so their value cannot be checked from here)
 CORRELATION_IDS = {"int": 7, "ulong": ulong(8), "uuid": uuid.UUID(int=9), "string": "cid-10"}
-CORE_TYPES = ("router", "connection", "router.link", "router.address", "router.config.address")
+CORE_TYPES = ("router", "connection", "router.link", "router.address", "router.config.address",
+              "router.config.autoLink", "tcpConnection", "httpRequestInfo")
 PYTHON_TYPES = ("router.node", "listener", "sslProfile", "log", "management")
 
 
 def test_correlation_ids_survive_by_agent_and_kind(client):
-    """The C core agent (router, connection, router.link, router.address, router.config.*)
-    echoes every correlation id; the Python agent (everything else, GET-* included) keeps
+    """The C core agent (router, connection, router.link, router.address, router.config.*,
+    tcpConnection, httpRequestInfo) echoes every correlation id; the Python agent (everything else, GET-* included) keeps
     string ones and answers None for numbers and uuids."""
     seen = {}
     for kind, correlation_id in CORRELATION_IDS.items():

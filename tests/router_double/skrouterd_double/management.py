@@ -3,7 +3,8 @@
 skupper-router 2.5.3 answers management requests with two agents, and the double does too:
 
 * the **C core agent** takes CREATE/READ/UPDATE/DELETE/QUERY of ``router``, ``connection``,
-  ``router.link``, ``router.address`` and ``router.config.*`` when the request names the *full*
+  ``router.link``, ``router.address``, ``router.config.*``, ``tcpConnection`` and
+  ``httpRequestInfo`` when the request names the *full*
   type (QUERY: ``entityType``, else ``type``). It echoes any ``correlation_id``. QUERY replaces
   unknown attribute names with ``name`` (no 404) and, without names, answers its own columns.
   ``router`` only supports QUERY: READ/CREATE/DELETE are 403 and UPDATE gets no reply at all;
@@ -69,9 +70,13 @@ CORE_COLUMNS: dict[str, list[str]] = {
                        "trackedDeliveries", "priority", "deliveriesRedirectedToFallback", "watch"],
     "router.config.address": ["name", "identity", "type", "prefix", "distribution", "pattern",
                               "priority"],
-    "router.config.autoLink": ["name", "identity", "type", "address", "direction", "phase",
-                               "containerId", "connection", "externalAddress", "operStatus",
-                               "linkRef", "lastError"],
+    "router.config.autoLink": ["name", "identity", "type", "address", "addr", "direction", "dir",
+                               "connection", "containerId", "externalAddress", "externalAddr",
+                               "linkRef", "operStatus", "lastError"],
+    "tcpConnection": ["name", "identity", "address", "host", "direction", "bytesIn", "bytesOut",
+                      "uptimeSeconds", "lastInSeconds", "lastOutSeconds"],
+    "httpRequestInfo": ["name", "identity", "address", "host", "site", "direction", "requests",
+                        "bytesIn", "bytesOut", "maxLatency", "details"],
 }
 CONFIG_TYPES = ("router.config.address", "router.config.autoLink")
 # Core-agent requests the real router never answers (the client times out).
