@@ -228,14 +228,21 @@ def test_success_only_means_a_connection_attempt_is_under_way(lab, site_ca):
         assert roles(b, "site-a") == [] and node_ids(b) == {"site-b"} and node_ids(a) == {"site-a"}
 
 
-def test_connector_retries_until_the_peer_starts(lab, site_ca):
-    lab.ip("site-a")
+def test_connector_retries_until_the_peer_listens(lab, site_ca):
+    lab.ip("site-b")
+    entities = listening_router(lab, site_ca, "site-a")
+    listener = next(e for e in entities if e[1].get("name") == "interior-listener")
+    a = lab.start_and_wait("site-a", entities=[e for e in entities if e is not listener])
     b = lab.start_and_wait("site-b", entities=dialling_router(lab, site_ca, "site-b", "site-a"))
-    # site-a's address is reserved but has no container yet: the attempts fail
+    # nothing listens on site-a:55671 yet: the attempts are refused
     state = eventually(lambda: (s := connector_state(b))["connectionMsg"] and s)
-    assert state["connectionMsg"].startswith("Connection to site-a:55671 failed: proton:io ")
+    assert state["connectionMsg"] == ("Connection to site-a:55671 failed: proton:io Connection refused - "
+                                      "disconnected site-a:55671")
     assert not link_up(b) and node_ids(b) == {"site-b"}
-    lab.start_and_wait("site-a", entities=listening_router(lab, site_ca, "site-a"))
+    with a.management() as client:
+        reply = client.create("listener", "interior-listener",
+                              {k: v for k, v in listener[1].items() if k != "name"})
+        assert reply.status == 201, reply.description
     # the next attempt comes at most 5 s after the last failed one
     eventually(lambda: link_up(b), timeout=12)
     eventually(lambda: node_ids(b) == {"site-a", "site-b"})
