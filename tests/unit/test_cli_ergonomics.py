@@ -7,7 +7,6 @@ import pytest
 
 from skupper_podman.cli import site_messages
 from skupper_podman.paths import username
-from tests.unit.test_cli_platform import run  # noqa: F401 - the subprocess fixture
 
 NO_PODMAN = {"SKUPPER_PLATFORM": "podman", "CONTAINER_HOST": "unix:///nonexistent.sock"}
 
@@ -23,8 +22,8 @@ COMMANDS = [[], ["init"], ["delete"], ["status"], ["version"], ["switch"], ["com
     (["expose", "host", "h", "--address", "a", "--port", "80", "--aggregate", "csv"],
      "Invalid value for '--aggregate': 'csv' is not one of 'json', 'multipart'."),
 ])
-def test_choices_are_checked_by_the_parser(run, args, error):
-    out = run(*args, **NO_PODMAN)
+def test_choices_are_checked_by_the_parser(skupper_cli, args, error):
+    out = skupper_cli(*args, **NO_PODMAN)
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines()[-1] == f"Error: {error}"
     assert "Value error" not in out.stderr and "Traceback" not in out.stderr
@@ -37,21 +36,21 @@ def test_choices_are_checked_by_the_parser(run, args, error):
     (["init", "--ingress", "loadbalancer"], "Invalid value for ingress: loadbalancer"),
     (["init", "--router-mode", "hub"], 'invalid "--router-mode=hub", it must be one of "interior, edge"'),
 ])
-def test_15_choices_are_checked_while_parsing_in_15s_words(run, args, error):
+def test_15_choices_are_checked_while_parsing_in_15s_words(skupper_cli, args, error):
     # Podman is unreachable: the value is refused before any site work, on one line
-    out = run(*args, **NO_PODMAN)
+    out = skupper_cli(*args, **NO_PODMAN)
     assert (out.returncode, out.stderr.strip()) == (1, error)
 
 
-def test_choices_complete_in_the_shell(run):
+def test_choices_complete_in_the_shell(skupper_cli):
     words = {"_SKUPPER_COMPLETE": "complete_bash", "SKUPPER_PLATFORM": "podman"}
-    assert run(**words, COMP_WORDS="skupper init --router-mode ", COMP_CWORD="3").stdout.split() == ["interior", "edge"]
-    assert run(**words, COMP_WORDS="skupper service create --protocol ", COMP_CWORD="4").stdout.split() == [
+    assert skupper_cli(**words, COMP_WORDS="skupper init --router-mode ", COMP_CWORD="3").stdout.split() == ["interior", "edge"]
+    assert skupper_cli(**words, COMP_WORDS="skupper service create --protocol ", COMP_CWORD="4").stdout.split() == [
         "tcp", "http", "http2"]
 
 
-def test_edge_passes_the_parser_and_is_refused_as_15_does(run):
-    out = run("init", "--router-mode", "edge", **NO_PODMAN)
+def test_edge_passes_the_parser_and_is_refused_as_15_does(skupper_cli):
+    out = skupper_cli("init", "--router-mode", "edge", **NO_PODMAN)
     assert (out.returncode, out.stderr.strip()) == (1, "Error initializing Skupper - edge mode is not yet allowed")
 
 
@@ -59,13 +58,13 @@ def test_edge_passes_the_parser_and_is_refused_as_15_does(run):
     (["status"], "text|json|yaml"), (["service", "create"], "tcp|http|http2"),
     (["init"], "external|none"), (["init"], "interior|edge"), (["expose"], "json|multipart"),
 ])
-def test_help_shows_the_choices(run, args, choices):
-    assert choices in run(*args, "--help").stdout
+def test_help_shows_the_choices(skupper_cli, args, choices):
+    assert choices in skupper_cli(*args, "--help").stdout
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "skupper")
-def test_help_has_plain_metavars(run, args):
-    out = run(*args, "--help")
+def test_help_has_plain_metavars(skupper_cli, args):
+    out = skupper_cli(*args, "--help")
     assert out.returncode == 0, out.stderr
     # no Python types as metavars: <str>, <int>, <list[str]>, TEXT, INTEGER
     assert not re.search(r"<(str|int|float|bool|list\[\w+\])>|\b(TEXT|INTEGER)\b", out.stdout), out.stdout
@@ -89,26 +88,26 @@ def test_namespace_is_named_only_when_not_the_default():
         "To clean them up, run: skupper delete -n west"]
 
 
-def test_version_says_podman_is_unreachable(run):
-    out = run("version", **NO_PODMAN)
+def test_version_says_podman_is_unreachable(skupper_cli):
+    out = skupper_cli("version", **NO_PODMAN)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split() == ["client", "version", lines[0].split()[-1]]
     assert lines[1] == f"{'transport version':<30} unknown: Podman is not reachable"
     assert out.stderr.startswith("Podman endpoint is not available: unix:///nonexistent.sock")
-    data = run("version", "-o", "json", **NO_PODMAN).stdout
+    data = skupper_cli("version", "-o", "json", **NO_PODMAN).stdout
     assert '"error": "Podman endpoint is not available' in data
 
 
 @pytest.mark.parametrize("shell, marker", [
     ("bash", "_SKUPPER_COMPLETE=complete_bash"), ("zsh", "#compdef skupper"), ("fish", "complete --command skupper")])
-def test_completion_scripts(run, shell, marker):
-    out = run("completion", shell)
+def test_completion_scripts(skupper_cli, shell, marker):
+    out = skupper_cli("completion", shell)
     assert out.returncode == 0 and marker in out.stdout, out.stderr
 
 
-def test_completion_answers_from_the_command_tree(run):
+def test_completion_answers_from_the_command_tree(skupper_cli):
     words = {"_SKUPPER_COMPLETE": "complete_bash", "SKUPPER_PLATFORM": "podman"}
-    assert run(**words, COMP_WORDS="skupper li", COMP_CWORD="1").stdout.split() == ["link"]
-    assert run(**words, COMP_WORDS="skupper link ", COMP_CWORD="2").stdout.split() == ["create", "delete", "status"]
-    assert run(**words, COMP_WORDS="skupper status --output ", COMP_CWORD="3").stdout.split() == ["text", "json", "yaml"]
+    assert skupper_cli(**words, COMP_WORDS="skupper li", COMP_CWORD="1").stdout.split() == ["link"]
+    assert skupper_cli(**words, COMP_WORDS="skupper link ", COMP_CWORD="2").stdout.split() == ["create", "delete", "status"]
+    assert skupper_cli(**words, COMP_WORDS="skupper status --output ", COMP_CWORD="3").stdout.split() == ["text", "json", "yaml"]

@@ -1,43 +1,27 @@
-"""The CLI's platform selection: one-line messages and exit codes, never a traceback."""
+"""The CLI's platform selection and global options: help everywhere, one-line refusals, -n before or after the command."""
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
 
 import pytest
 
 
-@pytest.fixture
-def run(tmp_path):
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
-    env.pop("SKUPPER_PLATFORM", None)
-
-    def _run(*args: str, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "skupper_podman.cli", *args], capture_output=True,
-                              text=True, env={**env, **extra}, timeout=60)
-
-    return _run
-
-
-def test_kubernetes_is_valid_but_not_implemented(run):
-    out = run("status")
+def test_kubernetes_is_valid_but_not_implemented(skupper_cli):
+    out = skupper_cli("status")
     assert out.returncode == 1
     assert out.stderr.strip() == ("The kubernetes platform is not implemented by this skupper; "
                                   "use --platform podman (or 'skupper switch podman').")
-    assert run("--platform", "kubernetes", "status").returncode == 1
+    assert skupper_cli("--platform", "kubernetes", "status").returncode == 1
 
 
 @pytest.mark.parametrize("args", [[], ["--help"], ["-h"], ["link"], ["link", "--help"], ["status", "--help"],
                                   ["--platform", "kubernetes", "service", "create", "-h"]])
-def test_help_works_on_every_platform(run, args):
-    out = run(*args)
+def test_help_works_on_every_platform(skupper_cli, args):
+    out = skupper_cli(*args)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Usage: skupper") and "not implemented" not in out.stdout + out.stderr
 
 
-def test_main_help_lists_the_global_options_and_every_command(run):
-    text = run("--help").stdout
+def test_main_help_lists_the_global_options_and_every_command(skupper_cli):
+    text = skupper_cli("--help").stdout
     assert "--platform [kubernetes|podman]" in text.replace("<", "[").replace(">", "]")
     assert "-n, --namespace NAME" in text
     for command in ("init", "delete", "status", "version", "switch", "completion", "revoke-access",
@@ -45,30 +29,30 @@ def test_main_help_lists_the_global_options_and_every_command(run):
         assert f"\n  {command} " in text, command
 
 
-def test_platform_free_commands_run_on_kubernetes(run):
-    assert run("switch").stdout.strip() == "kubernetes"
-    out = run("completion", "bash")
+def test_platform_free_commands_run_on_kubernetes(skupper_cli):
+    assert skupper_cli("switch").stdout.strip() == "kubernetes"
+    out = skupper_cli("completion", "bash")
     assert out.returncode == 0 and "_SKUPPER_COMPLETE=complete_bash" in out.stdout
 
 
-def test_invalid_platform(run):
+def test_invalid_platform(skupper_cli):
     for args in (["--platform", "docker", "status"], ["status", "--platform=docker"]):
-        out = run(*args)
+        out = skupper_cli(*args)
         assert (out.returncode, out.stderr.strip()) == (1, "invalid platform: docker")
-    out = run("status", SKUPPER_PLATFORM="vms")
+    out = skupper_cli("status", SKUPPER_PLATFORM="vms")
     assert (out.returncode, out.stderr.strip()) == (1, "invalid platform: vms")
 
 
-def test_switch_then_commands_use_podman(run):
-    assert run("switch").stdout.strip() == "kubernetes"
-    assert run("switch", "podman").stdout.strip() == "Switched to: podman"
-    out = run("version", "--output", "json", CONTAINER_HOST="unix:///nonexistent.sock")
+def test_switch_then_commands_use_podman(skupper_cli):
+    assert skupper_cli("switch").stdout.strip() == "kubernetes"
+    assert skupper_cli("switch", "podman").stdout.strip() == "Switched to: podman"
+    out = skupper_cli("version", "--output", "json", CONTAINER_HOST="unix:///nonexistent.sock")
     assert out.returncode == 0 and '"client_version"' in out.stdout
-    assert run("switch", "-").stdout.strip() == "Switched to: kubernetes"
+    assert skupper_cli("switch", "-").stdout.strip() == "Switched to: kubernetes"
 
 
-def test_bad_option_is_one_clean_error(run):
-    out = run("--platform", "podman", "init", "--bind-port", "notanumber")
+def test_bad_option_is_one_clean_error(skupper_cli):
+    out = skupper_cli("--platform", "podman", "init", "--bind-port", "notanumber")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "Error: Invalid value for '--bind-port'" in out.stderr
 
@@ -89,18 +73,18 @@ def _saved_endpoint(tmp_path, namespace: str) -> str:
     ["-nwest", "delete"],
     ["-n", "east", "status", "-n", "west"],        # the command's own -n wins
 ])
-def test_namespace_before_or_after_the_command_opens_that_site(run, tmp_path, args):
+def test_namespace_before_or_after_the_command_opens_that_site(skupper_cli, tmp_path, args):
     socket = _saved_endpoint(tmp_path, "west")
     _saved_endpoint(tmp_path, "east")
-    out = run("--platform", "podman", *args)
+    out = skupper_cli("--platform", "podman", *args)
     assert out.returncode == 1, out.stderr
     assert f"Podman endpoint is not available: {socket} " in out.stderr, out.stderr
 
 
-def test_global_options_after_platform(run, tmp_path):
+def test_global_options_after_platform(skupper_cli, tmp_path):
     socket = _saved_endpoint(tmp_path, "west")
     for args in (["--platform", "podman", "-n", "west", "status"],
                  ["--namespace", "west", "--platform", "podman", "link", "status"],
                  ["-n", "west", "--platform=podman", "token", "create", str(tmp_path / "t.yaml")]):
-        out = run(*args)
+        out = skupper_cli(*args)
         assert out.returncode == 1 and socket in out.stderr, (args, out.stderr)
