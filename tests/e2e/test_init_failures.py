@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +121,28 @@ def test_image_that_cannot_run(site_env):
     site_env.env["QDROUTERD_IMAGE"] = "localhost/skupper-podman-no-such-image:0"
     out = site_env.skupper(*_args())
     _assert_clean_failure(out, site_env.namespace, "localhost/skupper-podman-no-such-image:0")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_during_init_rolls_back(site_env, stop):
+    ns = site_env.namespace
+    cmd = [sys.executable, "-m", "skupper_podman.cli", "--platform", "podman", "-n", ns, *_args()]
+    proc = subprocess.Popen(cmd, env=site_env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        # poll until init is half-way: volumes made, the router not yet answering
+        while f"{ns}-skupper-internal" not in labelled(ns) and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(stop)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stderr
+    assert f"interrupted by {stop.name}" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert labelled(ns) == []
+    assert not Path(site_env.env["XDG_DATA_HOME"], "skupper/namespaces", ns, "podman.yaml").exists()
+    out = site_env.skupper(*_args())
+    assert out.returncode == 0, out.stderr
