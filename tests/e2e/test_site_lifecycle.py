@@ -20,8 +20,8 @@ def _init_args(site: str, *extra: str) -> list[str]:
 def test_named_namespace_init_status_delete(site_env):
     out = site_env.skupper(*_init_args("west"))
     assert out.returncode == 0, out.stderr
-    assert "Skupper is now installed for user 'root'." in out.stdout
     ns = site_env.namespace
+    assert f"Skupper is now installed for user 'root' in namespace '{ns}'.  Use 'skupper status -n {ns}'" in out.stdout
     # resources carry the namespace prefix and labels
     names = labelled(ns)
     assert f"{ns}-skupper-router" in names and f"{ns}-skupper" in names and f"{ns}-skupper-site-ca" in names
@@ -51,13 +51,13 @@ def test_named_namespace_init_status_delete(site_env):
 
     again = site_env.skupper(*_init_args("west"))
     assert again.returncode == 1
-    assert again.stderr.strip() == "Skupper has already been initialized for user 'root'."
+    assert again.stderr.strip() == f"Skupper has already been initialized for user 'root' in namespace '{ns}'."
 
     out = site_env.skupper("delete")
-    assert out.returncode == 0 and "Skupper is now removed for user 'root'." in out.stdout
+    assert out.returncode == 0 and f"Skupper is now removed for user 'root' in namespace '{ns}'." in out.stdout
     assert labelled(ns) == []
     out = site_env.skupper("delete")
-    assert out.returncode == 0 and "Skupper is not enabled for user 'root'" in out.stdout
+    assert out.returncode == 0 and f"Skupper is not enabled for user 'root' in namespace '{ns}'" in out.stdout
 
 
 def test_status_reports_a_dead_router(site_env):
@@ -71,8 +71,8 @@ def test_status_reports_a_dead_router(site_env):
     podman_cli("rm", "-f", "-t", "0", f"{site_env.namespace}-skupper-router")
     out = site_env.skupper("status")
     assert out.returncode != 0
-    assert "Skupper is not enabled for user 'root'" in out.stderr
-    assert "To clean them up, run: skupper delete" in out.stderr
+    assert f"Skupper is not enabled for user 'root' in namespace '{site_env.namespace}'" in out.stderr
+    assert f"To clean them up, run: skupper delete -n {site_env.namespace}" in out.stderr
     assert site_env.skupper("delete").returncode == 0
     assert labelled(site_env.namespace) == []
 
