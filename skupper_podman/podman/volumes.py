@@ -13,6 +13,7 @@ from pathlib import Path
 
 from skupper_podman.errors import PodmanError, SkupperError
 from skupper_podman.podman.adapter import PodmanAdapter
+from skupper_podman.podman.records import VolumeRecord
 
 SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -21,13 +22,24 @@ PUBLIC_MODE = 0o644
 class VolumeFiles:
     """File access inside the named volumes of one Podman endpoint."""
 
-    def __init__(self, podman: PodmanAdapter) -> None:
+    def __init__(self, podman: PodmanAdapter, label_filter: str = "") -> None:
+        """``label_filter`` (``k=v``): the first lookup lists every volume carrying it in one
+        call and remembers their mountpoints, instead of one inspect per volume."""
         self.podman = podman
+        self.label_filter = label_filter
         self._mountpoints: dict[str, Path] = {}
+        self._listed: dict[str, VolumeRecord] | None = None
+
+    def _lookup(self, volume: str) -> VolumeRecord | None:
+        if self._listed is None and self.label_filter:
+            self._listed = {v.name: v for v in self.podman.volumes(self.label_filter)}
+        if self._listed is not None and volume in self._listed:
+            return self._listed[volume]
+        return self.podman.volume(volume)  # created since the list, or not labelled
 
     def mountpoint(self, volume: str) -> Path:
         if volume not in self._mountpoints:
-            info = self.podman.volume(volume)
+            info = self._lookup(volume)
             if info is None:
                 raise PodmanError(f"volume {volume} not found")
             path = Path(info.mountpoint)

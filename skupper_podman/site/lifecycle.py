@@ -122,7 +122,7 @@ class Site:
     def __init__(self, layout: SiteLayout, podman: PodmanAdapter, systemd: object | None = None) -> None:
         self.layout = layout
         self.podman = podman
-        self.files = VolumeFiles(podman)
+        self.files = VolumeFiles(podman, layout.label_filter)
         self.systemd = systemd
 
     # -- opening ---------------------------------------------------------------------------

@@ -136,3 +136,13 @@ def test_a_remote_endpoint_has_no_local_mountpoint(tmp_path):
     os.rmdir(tmp_path / "v")  # the mountpoint lives on another machine
     with pytest.raises(SkupperError, match="You cannot use a remote podman endpoint - volume v is not available"):
         VolumeFiles(podman).mountpoint("v")  # type: ignore[arg-type]
+
+
+def test_volume_mountpoints_come_from_one_labelled_list(site):
+    files = VolumeFiles(site.podman, site.layout.label_filter)  # type: ignore[arg-type]
+    site.fake.calls.clear()
+    for base in ("skupper-internal", "skupper-services", "skupper-site-ca", "skupper-internal"):
+        files.mountpoint(site.vol(base))
+    assert site.fake.calls == ["volumes"]
+    site.podman.create_volume("ut-link1", site.layout.labels)  # made after the list: one inspect
+    assert files.mountpoint("ut-link1").is_dir() and site.fake.calls == ["volumes", "create_volume", "volume"]
