@@ -118,8 +118,8 @@ def test_json_config_without_conf_type_json_is_refused(lab):
     ([configs.router("x"), ["listener", {"name": "l", "port": 5672, "bogusAttribute": 1}]],
      "io.skupper.router.listener: Unknown attribute 'bogusAttribute' for 'io.skupper.router.listener'"),
     ([configs.router("x"), ["listener", {"name": "l", "port": 5672, "role": "sideways"}]],
-     "io.skupper.router.listener: Invalid value for enum['normal', 'inter-router', 'route-container', "
-     "'edge', 'inter-edge']: 'sideways'"),
+     ("io.skupper.router.listener: Invalid value for enum['normal', 'inter-router', 'route-container', "
+      "'edge', 'inter-edge']: 'sideways'")),
     ([configs.router("x"), ["connector", {"name": "c", "port": "5672", "cost": "cheap"}]],
      "io.skupper.router.connector: invalid literal for int() with base 10: 'cheap'"),
     ([configs.router("x"), configs.router("y")], "Adding io.skupper.router.router singleton"),

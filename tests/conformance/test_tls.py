@@ -87,7 +87,7 @@ def _handshake_is_unanswered(host: str, port: int) -> bool:
     with socket.create_connection((host, port), timeout=1) as sock:
         try:
             context.wrap_socket(sock)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return True
         except (ssl.SSLError, OSError):
             return False
