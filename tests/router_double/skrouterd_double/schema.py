@@ -311,13 +311,15 @@ class Schema:
         try:
             return attribute.coerce(value)
         except _BadValue:
-            # The real router's wording where it is known (it does not name the attribute).
+            # The real router's wording where it is known; it does not name the attribute, the
+            # double adds it after that wording.
+            named = " (attribute '%s')" % attribute.name
             if isinstance(attribute.type, tuple):
-                text = "Invalid value for enum%s: %r" % (list(attribute.type), value)
+                text = "Invalid value for enum%s: %r%s" % (list(attribute.type), value, named)
             elif attribute.type == "integer" and isinstance(value, str):
-                text = "invalid literal for int() with base 10: %r" % value
+                text = "invalid literal for int() with base 10: %r%s" % (value, named)
             elif attribute.type == "boolean" and isinstance(value, str):
-                text = "Invalid Boolean value '%r'" % value
+                text = "Invalid Boolean value '%r'%s" % (value, named)
             else:
                 text = "Invalid value for attribute '%s' (%s): %r" % (
                     attribute.name, attribute.type_label(), value)
