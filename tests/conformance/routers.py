@@ -70,6 +70,9 @@ class RouterContainer:
         return self.container.status
 
     def management(self, port: int = 5672, **kwargs: Any) -> ManagementClient:
+        """A management client; 5 s per step, so that a poll whose connection got stuck (e.g.
+        while other tests' networks are rewritten) is retried within the poll's deadline."""
+        kwargs.setdefault("timeout", 5)
         return ManagementClient(self.url(port), **kwargs)
 
     def wait_for_management(self, port: int = 5672, timeout: float = 20) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import signal
 import sys
@@ -87,5 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     # As PID 1 in a container, SIGTERM/SIGINT are ignored unless handled: exit at once.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: os._exit(0))
+    # `kill -USR1 1` prints every thread's stack (to find what holds the reactor up)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     router.run()
     return 0
