@@ -85,8 +85,10 @@ else
     trap - EXIT
 fi
 podman tag "$DOUBLE_IMAGE" "$DOUBLE_REPO:latest"
-# Drop tags of earlier builds (an image still used by a container is kept by podman).
-podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$DOUBLE_REPO" |
+# Drop tags of earlier builds made more than 6 hours ago (an image still used by a container is
+# kept by podman). Younger ones stay: a test session working from another checkout may be using
+# its build right now, between two containers.
+podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$DOUBLE_REPO" --filter until=6h |
     { grep -v -x -e "$DOUBLE_IMAGE" -e "$DOUBLE_REPO:latest" || true; } |
     while read -r stale; do podman rmi "$stale" >/dev/null 2>&1 || true; done
 echo "$DOUBLE_IMAGE"
