@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from skupper_podman import pki
-from skupper_podman._util import exclusive_lock
+from skupper_podman._util import exclusive_lock, one_line
 from skupper_podman.links.claims import redeem
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
 from skupper_podman.network.topology import gather_routers
@@ -276,7 +276,7 @@ class Links:
                 status = live.get("connectionStatus", "")
                 report.outgoing.append(LinkState(
                     name=link,
-                    connected=status == "SUCCESS",
+                    connected=link_up(live),
                     description=_describe(live, configured),
                     url=f"{configured.get('host', '')}:{configured.get('port', '')}",
                     site=_generated_by(vol),
@@ -300,14 +300,27 @@ def _generated_by(vol: VolumeRecord) -> str:
     return str((annotations or {}).get("skupper.io/generated-by", "")) if isinstance(annotations, dict) else ""
 
 
+def link_up(live: dict) -> bool:
+    """Whether a live ``connector`` record shows an open link.
+
+    Router 2.5.3 reports ``connectionStatus`` SUCCESS as soon as an attempt is under way (and
+    for ever against a peer that never completes the handshake); only its ``connectionMsg``
+    "Connection Opened" says the connection is up.
+    """
+    return live.get("connectionStatus") == "SUCCESS" and "Connection Opened" in str(live.get("connectionMsg") or "")
+
+
 def _describe(live: dict, configured: dict) -> str:
     if not configured:
         return "not in the router configuration"
     if not live:
         return "not configured in the running router"
-    if live.get("connectionStatus") == "SUCCESS":
+    if link_up(live):
         return ""
-    return " ".join(str(live.get("connectionMsg") or live.get("connectionStatus") or "").split())
+    message = one_line(live.get("connectionMsg") or "")
+    if live.get("connectionStatus") == "SUCCESS":
+        return f"connecting ({message})" if message else "connecting"
+    return message or one_line(live.get("connectionStatus") or "")
 
 
 def _token_cost(token: Token) -> int:

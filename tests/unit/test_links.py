@@ -68,3 +68,22 @@ def test_delete_of_a_link_the_router_already_lost_is_quiet(site, responder, toke
 
     assert not waited and _live(responder, "sslProfile") == set()
     assert _config(site).get("connector", "link1") is None
+
+
+@pytest.mark.parametrize("status, message, connected, description", [
+    # what 2.5.3 reports while an attempt is under way, or for ever against a silent peer
+    ("SUCCESS", "", False, "connecting"),
+    ("SUCCESS", "[C4] Connection Opened: dir=out host=west.example:55671 encrypted=TLSv1.3", True, ""),
+    ("CONNECTING", "Connection to west.example:55671 failed: SSL Failure: certificate verify failed", False,
+     "Connection to west.example:55671 failed: SSL Failure: certificate verify failed"),
+])
+def test_link_is_connected_only_once_the_router_says_the_connection_opened(
+        site, responder, token, status, message, connected, description):  # noqa: F811
+    links = Links(site)
+    links.create(token)
+    record = responder.table["io.skupper.router.connector"]["link1"]
+    record.update(connectionStatus=status, connectionMsg=message)
+
+    [state] = links.status("link1").outgoing
+
+    assert (state.connected, state.description) == (connected, description)
