@@ -204,6 +204,11 @@ class Chain:
 
 
 def start_all(ws: Workspace, image: str, jobs: Sequence[tuple[str, list[str]]]) -> None:
-    """Start routers (name, run args) four at a time."""
+    """Start routers (name, run args) four at a time; routers that publish a port on a
+    network's gateway start last, once a container on that network has brought its bridge
+    (and so the gateway address) up."""
+    later = [job for job in jobs if "-p" in job[1]]
+    first = [job for job in jobs if "-p" not in job[1]]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda job: ws.run(job[0], *job[1], image), jobs))
+        for batch in (first, later):
+            list(pool.map(lambda job: ws.run(job[0], *job[1], image), batch))
