@@ -61,6 +61,8 @@ class ContainerSpec:
     restart_policy: str = "always"
     rootless_keep_id: bool = False
     extra_hosts: dict[str, str] = field(default_factory=dict)
+    binds: dict[str, str] = field(default_factory=dict)  # host path -> container path
+    user: str | None = None
 
 
 def _short(err: Exception) -> str:
@@ -229,6 +231,10 @@ class PodmanAdapter:
             kwargs["ports"] = {cport: list(hosts) for cport, hosts in spec.ports.items()}
         if spec.extra_hosts:
             kwargs["extra_hosts"] = dict(spec.extra_hosts)
+        if spec.binds:
+            kwargs["mounts"] = [{"type": "bind", "source": src, "target": dst} for src, dst in spec.binds.items()]
+        if spec.user:
+            kwargs["user"] = spec.user
         if spec.rootless_keep_id:
             kwargs["user"] = f"{os.getuid()}:{os.getgid()}"
             kwargs["userns_mode"] = "keep-id"

@@ -254,8 +254,20 @@ class Site:
             info = self.get()
             say("Waiting for the router to answer")
             self.wait_router(info, deadline)
+            say("Starting the site controller")
+            self._start_controller(image, network, site_id, site_name, undo)
             messages += self._install_startup(undo)
         return InitResult(info, messages)
+
+    def _start_controller(self, image: str, network: str, site_id: str, site_name: str, undo: Rollback) -> None:
+        """The site controller container (skupper_podman.network.deploy says how it runs)."""
+        from skupper_podman.network import deploy
+
+        self._create_volume(deploy.CONTROLLER_VOLUME, undo)
+        deploy.install_code(self)
+        spec = deploy.controller_spec(self, image, network, site_id, site_name)
+        self.podman.create_container(spec)
+        undo.add(lambda: self.podman.remove_container(spec.name))
 
     def _can_create(self, options: InitOptions, network: str, bind_ips: list[str]) -> None:
         """Skupper 1.5's ``canCreate`` checks, in its order."""
