@@ -12,8 +12,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
+# podman-docker: the docker CLI emulation the docker-type gateway tests use
 PKGS=(podman netavark aardvark-dns runc uidmap slirp4netns iptables catatonit busybox-static
-      mmdebstrap curl systemd libssl-dev python3-venv python3-dev gcc openssl)
+      mmdebstrap curl systemd libssl-dev python3-venv python3-dev gcc openssl podman-docker)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
