@@ -95,7 +95,7 @@ def refuse_commands(command: Any, chosen: str) -> None:
 
 def _register() -> None:
     # each registers its commands on ``app``, in the order the help lists them
-    from skupper_podman.cli import site_commands, link_commands, service_commands, completion_command  # noqa: F401, I001
+    from skupper_podman.cli import site_commands, link_commands, service_commands, network_commands, debug_commands, completion_command  # noqa: F401, I001, E501
 
 
 def command_tree(chosen: str = "podman") -> Any:

@@ -2,7 +2,7 @@
 
 It runs in the site's ``skupper-controller-podman`` container, started from the site's router
 image (which ships python3 and the proton binding), so it imports only the standard library,
-``proton`` and its sibling modules ``vanflow``, ``flowstate`` and ``informer``.
+``proton`` and its sibling modules (``deploy.RUNTIME_MODULES``).
 
 What it emits is what Skupper 1.5's ``skupper-controller-podman`` emits (``vanflow.md`` §6):
 a BEACON on ``mc/sfe.all`` at start and every 10 s, a HEARTBEAT on ``mc/sfe.<site id>.heartbeats``
@@ -11,42 +11,37 @@ records as containers and service targets come and go, and all of them again on 
 ``sfe.<site id>`` (FLUSH). Records wait for credit (the router grants none until a collector
 listens); only the latest copy of each waits, so nothing piles up and nothing blocks.
 
-Like 1.6's "collector lite" it also collects: it follows every beacon of the network, FLUSHes each
-new source after its first heartbeat, applies records with 1.5's rules, purges sources silent for
-60 s, and writes what it knows (with its recent events) to ``network.json`` in its state
-directory, which ``skupper network status`` and ``skupper debug`` read.
+Like 1.6's "collector lite" it also collects (``collecting.NetworkCollector``: every source of the
+network, FLUSHed after its first heartbeat, purged after 60 s of silence) and writes what it
+knows, with its recent events, to ``network.json`` in its state directory, which
+``skupper network status`` and ``skupper debug`` read.
 
 Unlike the Go controller it uses one AMQP connection for all its links, and reconnects (fresh
 links, every source re-subscribed and re-flushed) whenever the router goes away.
 """
 from __future__ import annotations
 
-import collections
 import json
 import os
 import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from proton import Endpoint, Message, SSLDomain
-from proton.handlers import MessagingHandler
+from proton import Endpoint
 from proton.reactor import AtMostOnce, Container
 
 try:
-    from skupper_podman.network import flowstate, informer, vanflow
+    from skupper_podman.network import collecting, flowstate, informer, vanflow
 except ImportError:  # inside the controller container the modules sit side by side
+    import collecting  # type: ignore[no-redef]
     import flowstate  # type: ignore[no-redef]
     import informer  # type: ignore[no-redef]
     import vanflow  # type: ignore[no-redef]
 
-BEACON_INTERVAL, HEARTBEAT_INTERVAL, INFORMER_INTERVAL = 10.0, 2.0, 5.0
-AGE_INTERVAL, WRITE_INTERVAL = 5.0, 2.0
-RECONNECT_MIN, RECONNECT_MAX = 1.0, 10.0
-RECORD_CREDIT = 250
-MAX_EVENTS = 300
+BEACON_INTERVAL, HEARTBEAT_INTERVAL, INFORMER_INTERVAL, WRITE_INTERVAL = 10.0, 2.0, 5.0, 2.0
 STATE_FILE = "network.json"
 
 
@@ -61,7 +56,6 @@ class Settings:
     version: str = "1.5.5"
     router_url: str = "amqps://skupper-router-local:5671"
     tls_dir: str = "/etc/messaging"
-    server_name: str = "skupper-router-local"
     podman_namespace: str = "default"
     network: str = "skupper"
     services_file: str = "/etc/skupper-services/skupper-services.json"
@@ -88,38 +82,25 @@ class Settings:
 
 
 @dataclass
-class _Links:
-    """The links of one connection (all recreated on reconnect)."""
+class EmitterLinks(collecting.Links):
+    """The collector's links plus the emitter's."""
 
     beacons: Any = None
     heartbeats: Any = None
     records: Any = None
     commands: Any = None
-    all_beacons: Any = None
-    by_source: dict[str, list[Any]] = field(default_factory=dict)  # source id -> its links
-    flush_senders: dict[str, Any] = field(default_factory=dict)
     beacon_sent: bool = False
     heartbeat_sent: bool = False
 
 
-class _Every:
-    """A repeating reactor timer."""
+class SiteController(collecting.NetworkCollector):
+    """Emitter of the site's records, and collector of the network's, on one router connection."""
 
-    def __init__(self, interval: float, action: Any) -> None:
-        self.interval, self.action = interval, action
-
-    def on_timer_task(self, event: Any) -> None:
-        try:
-            self.action()
-        finally:
-            event.container.schedule(self.interval, self)
-
-
-class SiteController(MessagingHandler):
-    """Emitter of the site's records and collector of the network's, on one router connection."""
+    links: EmitterLinks
 
     def __init__(self, settings: Settings, processes: informer.ProcessInformer, hostname: str) -> None:
-        super().__init__(prefetch=RECORD_CREDIT, auto_accept=True)
+        super().__init__(collecting.RouterAccess(settings.router_url, settings.tls_dir), settings.purge_after,
+                         echo_events=True, container_id=f"skupper-controller-{settings.site_id}")
         self.settings = settings
         self.processes = processes
         self.started = vanflow.now_us()
@@ -128,85 +109,36 @@ class SiteController(MessagingHandler):
                             53: "disabled"}
         self.host_record = {0: vanflow.HOST, 1: settings.site_name, 2: settings.site_id, 3: self.started,
                             4: 0, 30: hostname, 11: settings.platform}
-        self.state = flowstate.FlowState(settings.purge_after)
-        self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_EVENTS)
         self.pending: dict[str, dict[int, Any]] = {}  # identity -> latest record waiting for credit
-        self.container: Any = None
-        self.connection: Any = None
-        self.links = _Links()
-        self.delay = RECONNECT_MIN
-        self.counters = collections.Counter[str]()
 
-    # -- events ----------------------------------------------------------------------------
-    def event(self, name: str, message: str) -> None:
-        """Remember and print one event (``skupper debug events`` shows them)."""
-        item = {"time": time.time(), "name": name, "message": message}
-        self.events.append(item)
-        print(json.dumps(item), flush=True)
+    def new_links(self) -> EmitterLinks:
+        return EmitterLinks()
 
-    # -- start and connection --------------------------------------------------------------
+    # -- start and links -------------------------------------------------------------------
     def on_start(self, event: Any) -> None:
         self.container = event.container
         self.event("ControllerStarted", f"site {self.settings.site_name} ({self.settings.site_id})")
         self.queue([self.site_record, self.host_record])
-        self.connect()
+        super().on_start(event)
         for interval, action in ((BEACON_INTERVAL, self.send_beacon), (HEARTBEAT_INTERVAL, self.send_heartbeat),
-                                 (INFORMER_INTERVAL, self.poll_processes), (AGE_INTERVAL, self.age),
-                                 (WRITE_INTERVAL, self.write_state)):
-            self.container.schedule(interval, _Every(interval, action))
+                                 (INFORMER_INTERVAL, self.poll_processes), (WRITE_INTERVAL, self.write_state)):
+            self.container.schedule(interval, collecting.Every(interval, action))
         self.poll_processes()
 
-    def connect(self) -> None:
-        s = self.settings
-        options: dict[str, Any] = {"reconnect": False, "container_id": f"skupper-controller-{s.site_id}"}
-        if s.router_url.startswith("amqps:"):
-            domain = SSLDomain(SSLDomain.MODE_CLIENT)
-            ca = os.path.join(s.tls_dir, "ca.crt")
-            domain.set_trusted_ca_db(ca)
-            domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, ca)
-            domain.set_credentials(os.path.join(s.tls_dir, "tls.crt"), os.path.join(s.tls_dir, "tls.key"), None)
-            options.update(ssl_domain=domain, allowed_mechs="EXTERNAL", sni=s.server_name,
-                           virtual_host=s.server_name)
-        self.connection = self.container.connect(s.router_url, **options)
-        self.links = self._open_links(self.connection)
-
-    def _open_links(self, conn: Any) -> _Links:
+    def open_links(self, conn: Any) -> EmitterLinks:
+        links = super().open_links(conn)
         site = self.settings.site_id
-        make_sender, make_receiver = self.container.create_sender, self.container.create_receiver
-        links = _Links(
-            beacons=make_sender(conn, vanflow.BEACON_ADDRESS, options=AtMostOnce()),
-            heartbeats=make_sender(conn, vanflow.record_address(site) + ".heartbeats", options=AtMostOnce()),
-            records=make_sender(conn, vanflow.record_address(site)),
-            commands=make_receiver(conn, vanflow.direct_address(site)),
-            all_beacons=make_receiver(conn, vanflow.BEACON_ADDRESS),
-        )
-        for source in self.state.sources.values():  # a reconnect re-subscribes and re-flushes
-            source.flush_pending = True
-            self._subscribe(links, conn, source)
-        return links
-
-    def on_connection_opened(self, event: Any) -> None:
-        if event.connection == self.connection:
-            self.delay = RECONNECT_MIN
-            self.event("RouterConnection", f"connected to {self.settings.router_url}")
-
-    def on_disconnected(self, event: Any) -> None:
-        if event.connection != self.connection:
-            return
-        condition = event.transport.condition if event.transport else None
-        reason = f": {condition.description}" if condition is not None and condition.description else ""
-        self.event("RouterConnection", f"lost {self.settings.router_url}{reason}; retrying in {self.delay:.0f}s")
-        self.connection = None
-        self.links = _Links()
-        self.container.schedule(self.delay, _Once(self.connect))
-        self.delay = min(RECONNECT_MAX, self.delay * 2)
-
-    def on_transport_error(self, event: Any) -> None:  # reported by on_disconnected
-        pass
+        links.beacons = self.container.create_sender(conn, vanflow.BEACON_ADDRESS, options=AtMostOnce())
+        links.heartbeats = self.container.create_sender(conn, vanflow.record_address(site) + ".heartbeats",
+                                                        options=AtMostOnce())
+        links.records = self.container.create_sender(conn, vanflow.record_address(site))
+        links.commands = self.container.create_receiver(conn, vanflow.direct_address(site))
+        return links  # type: ignore[return-value]
 
     # -- emitting --------------------------------------------------------------------------
-    def _live(self, link: Any) -> bool:
-        return link is not None and link.state & Endpoint.LOCAL_ACTIVE and link.credit > 0
+    @staticmethod
+    def _live(link: Any) -> bool:
+        return link is not None and bool(link.state & Endpoint.LOCAL_ACTIVE) and link.credit > 0
 
     def send_beacon(self) -> None:
         if self._live(self.links.beacons):
@@ -256,55 +188,21 @@ class SiteController(MessagingHandler):
             self.event("ProcessEvent", f"process {record.get(30)} {'ended' if ended else 'announced'}")
         self.queue(changes)
 
-    # -- receiving -------------------------------------------------------------------------
     def on_message(self, event: Any) -> None:
-        link = event.receiver
-        if link == self.links.commands:
+        """Any message on ``sfe.<site id>`` is a FLUSH (1.5 does not check the subject)."""
+        if event.receiver == self.links.commands:
             self.counters["flushes_received"] += 1
             self.event("FlushRequest", "a collector asked for every record")
             self.flush()
-            return
-        received = vanflow.parse(event.message)
-        if received is not None:
-            self.collect(received)
-
-    def collect(self, received: vanflow.Received) -> None:
-        now = time.monotonic()
-        if received.kind == vanflow.BEACON:
-            source = self.state.beacon(received.properties, now)
-            if source is not None and self.connection is not None:
-                self.event("SourceDetected", f"{source.type.lower()} {source.id}")
-                self._subscribe(self.links, self.connection, source)
-        elif received.kind == vanflow.HEARTBEAT:
-            ready = self.state.heartbeat(received.properties, received.to, now)
-            sender = self.links.flush_senders.get(ready.id) if ready is not None else None
-            if sender is not None:
-                sender.send(vanflow.flush_message(ready.direct))
-        elif received.kind == vanflow.RECORD:
-            self.state.apply(received.source_id, received.records, now)
-
-    def _subscribe(self, links: _Links, conn: Any, source: flowstate.EventSource) -> None:
-        receivers = [self.container.create_receiver(conn, source.address)]
-        if source.type == vanflow.SOURCE_CONTROLLER:
-            receivers.append(self.container.create_receiver(conn, source.address + ".heartbeats"))
-        sender = self.container.create_sender(conn, source.direct)
-        links.by_source[source.id] = [*receivers, sender]
-        links.flush_senders[source.id] = sender
-
-    def age(self) -> None:
-        for source in self.state.purge(time.monotonic()):
-            self.event("SourcePurged", f"{source.type.lower()} {source.id} silent for {self.state.purge_after:.0f}s")
-            for link in self.links.by_source.pop(source.id, []):
-                link.close()
-            self.links.flush_senders.pop(source.id, None)
+        else:
+            super().on_message(event)
 
     # -- state file ------------------------------------------------------------------------
     def write_state(self) -> None:
         """``network.json``: what this controller knows, written atomically every few seconds."""
         data = {
             "written": time.time(), "siteId": self.settings.site_id, "siteName": self.settings.site_name,
-            "connected": self.connection is not None and bool(self.connection.state & Endpoint.REMOTE_ACTIVE),
-            "counters": dict(self.counters), "purgeAfter": self.state.purge_after,
+            "connected": self.connected(), "counters": dict(self.counters), "purgeAfter": self.state.purge_after,
             **self.state.snapshot(), "events": list(self.events),
         }
         if self.processes.error:
@@ -314,14 +212,6 @@ class SiteController(MessagingHandler):
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle)
         os.replace(tmp, os.path.join(self.settings.state_dir, STATE_FILE))
-
-
-class _Once:
-    def __init__(self, action: Any) -> None:
-        self.action = action
-
-    def on_timer_task(self, event: Any) -> None:
-        self.action()
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ CONTROLLER_VOLUME = "skupper-controller"
 STATE_DIR = "/var/lib/skupper-controller"
 CODE_DIR = "code"
 # the controller's runtime: standard library, proton, and these modules of skupper_podman.network
-RUNTIME_MODULES = ("vanflow.py", "flowstate.py", "informer.py", "controller.py")
+RUNTIME_MODULES = ("vanflow.py", "flowstate.py", "informer.py", "collecting.py", "controller.py")
 SOCKET_IN_CONTAINER = "/tmp/podman.sock"
 PURGE_VARIABLE = "SKUPPER_FLOW_PURGE_SECONDS"
 

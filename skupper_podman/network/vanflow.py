@@ -19,6 +19,7 @@ PROTOCOL_VERSION = 1
 BEACON_ADDRESS = "mc/sfe.all"
 BEACON, HEARTBEAT, RECORD, FLUSH = "BEACON", "HEARTBEAT", "RECORD", "FLUSH"
 SOURCE_ROUTER, SOURCE_CONTROLLER = "ROUTER", "CONTROLLER"
+SUB_ADDRESSES = (".flows", ".logs", ".heartbeats")  # a source's addresses beside mc/sfe.<id>
 
 # record types (TypeOfRecord values)
 SITE, ROUTER, LINK, CONTROLLER, LISTENER, CONNECTOR, FLOW, PROCESS = range(8)
@@ -134,7 +135,10 @@ class Received:
     def source_id(self) -> str:
         """The id a message refreshes: ``id`` of beacons and heartbeats, ``to`` of records."""
         if self.kind == RECORD:
-            return self.to[len("mc/sfe."):] if self.to.startswith("mc/sfe.") else self.to
+            source = self.to[len("mc/sfe."):] if self.to.startswith("mc/sfe.") else self.to
+            for suffix in SUB_ADDRESSES:
+                source = source.removesuffix(suffix)
+            return source
         return str(self.properties.get("id", ""))
 
 

@@ -310,3 +310,28 @@ class PodmanAdapter:
             if getattr(err, "status_code", None) == 404 or "no such container" in _short(err).lower():
                 return
             raise PodmanError(f"error removing container {name} - {_short(err)}") from err
+
+    # -- diagnostics (debug dump) -------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Podman's ``version`` and ``info`` answers as Podman gives them."""
+        try:
+            return {"version": self.client.version(), "info": self.client.info()}
+        except Exception as err:  # noqa: BLE001 - any transport or API failure
+            raise PodmanError(f"error asking podman version and info - {_short(err)}") from err
+
+    def inspect_raw(self, kind: str, name: str) -> dict[str, Any]:
+        """The inspect answer of a ``containers``, ``volumes`` or ``networks`` resource, unparsed."""
+        managers = {"containers": self.client.containers, "volumes": self.client.volumes,
+                    "networks": self.client.networks}
+        try:
+            return dict(managers[kind].get(name).attrs)
+        except Exception as err:  # noqa: BLE001 - any transport or API failure
+            raise PodmanError(f"error inspecting {name} - {_short(err)}") from err
+
+    def container_logs(self, name: str, tail: int) -> str:
+        """The last ``tail`` lines a container wrote (stdout and stderr)."""
+        try:
+            chunks = self.client.containers.get(name).logs(stdout=True, stderr=True, tail=tail)
+            return b"".join(chunks).decode(errors="replace")
+        except Exception as err:  # noqa: BLE001 - any transport or API failure
+            raise PodmanError(f"error reading the logs of {name} - {_short(err)}") from err
