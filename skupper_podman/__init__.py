@@ -41,6 +41,9 @@ _LAZY = {
     "ServiceStatus": "services.operations", "ServiceStore": "services.store",
     "InitResult": "site.lifecycle", "Site": "site.lifecycle", "SiteInfo": "site.lifecycle",
     "InitOptions": "site.options",
+    "NetworkStatus": "network.status", "network_status": "network.status",
+    "FlowCollector": "network.collector", "FlowRecord": "network.flowstate",
+    "DumpResult": "network.debug", "debug_dump": "network.debug",
     "SiteStatus": "site.status", "VersionInfo": "site.status", "site_status": "site.status",
     "version_info": "site.status",
     "SystemdManager": "systemd.units",
@@ -69,6 +72,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs
     from skupper_podman.links.operations import LinkCreated, LinkReport, Links, LinkState
+    from skupper_podman.network.collector import FlowCollector
+    from skupper_podman.network.debug import DumpResult, debug_dump
+    from skupper_podman.network.flowstate import FlowRecord
+    from skupper_podman.network.status import NetworkStatus, network_status
     from skupper_podman.services.model import ServiceDefinition
     from skupper_podman.services.operations import Services, ServiceStatus
     from skupper_podman.services.store import ServiceStore
