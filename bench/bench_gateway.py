@@ -22,7 +22,17 @@ import json
 import subprocess
 import time
 
-from common import BENCH_DIR, TOOLS_IMAGE, IsolatedUser, Workspace, free_port, median, podman, router_image, summary
+from common import (
+    BENCH_DIR,
+    TOOLS_IMAGE,
+    IsolatedUser,
+    Workspace,
+    free_port,
+    median,
+    podman,
+    router_image,
+    summary,
+)
 
 N_RTT, N_CONNECT = 500, 100
 SERVICE = "gwbench"

@@ -2,13 +2,15 @@
 generate-bundle``: Skupper 1.5's gateway commands, on a Podman site."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from skupper_podman.cli.app import app, handle, sub_app
 from skupper_podman.cli.options import Namespace, Output, Protocol, one_of
 from skupper_podman.cli.output import emit, fail, progress
+from skupper_podman.cli.service_commands import _tree
 from skupper_podman.cli.site_commands import not_enabled, open_site
 from skupper_podman.errors import InputError, SkupperError
 
@@ -20,15 +22,16 @@ gateway_app = sub_app("Manage skupper gateway definitions: expose local processe
 app.add_typer(gateway_app, name="gateway")
 
 ERROR = "Error: "
+T = TypeVar("T")
 TYPES = ("service", "docker", "podman")
 GatewayType = Annotated[str, typer.Option(
     "--type", metavar="|".join(TYPES), help="The gateway type one of: 'service', 'docker', 'podman'.",
     callback=one_of(TYPES, "{value} is not a valid gateway type. Choose 'service', 'docker' or 'podman'."),
     autocompletion=lambda: list(TYPES))]
-GatewayName = Annotated[Optional[str], typer.Option(
+GatewayName = Annotated[str | None, typer.Option(
     "--name", metavar="NAME", help="The gateway (default: <hostname>-<user>).")]
 Address = Annotated[str, typer.Argument(metavar="ADDRESS", help="The service address.", show_default=False)]
-Aggregate = Annotated[Optional[str], typer.Option(
+Aggregate = Annotated[str | None, typer.Option(
     help="The aggregation strategy to use. One of 'json' or 'multipart'.")]
 EventChannel = Annotated[bool, typer.Option("--event-channel", help="This service will be a channel for multicast events.")]
 
@@ -40,6 +43,14 @@ def _gateways(namespace: str) -> Gateways:
     if not site.exists():
         fail(not_enabled(site))
     return Gateways(site)
+
+
+def _call(namespace: str, action: Callable[[Gateways], T]) -> T:
+    """Run ``action`` on the site's gateways; a library error is the one-line message and exit 1."""
+    try:
+        return action(_gateways(namespace))
+    except SkupperError as err:
+        handle(err, ERROR)
 
 
 def _host_ports(args: list[str], command: str) -> tuple[str, list[str]]:
@@ -60,7 +71,7 @@ def gateway_init(
     namespace: Namespace = "",
     name: GatewayName = None,
     gateway_type: GatewayType = "service",
-    config: Annotated[Optional[str], typer.Option(metavar="FILE", help="The gateway config file to use for initialization.")] = None,
+    config: Annotated[str | None, typer.Option(metavar="FILE", help="The gateway config file to use for initialization.")] = None,
 ) -> None:
     """Initialize a gateway to the service network."""
     try:
@@ -80,10 +91,7 @@ def gateway_delete(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More details on any exceptions during gateway removal.")] = False,
 ) -> None:
     """Stop the gateway instance and remove the definition."""
-    try:
-        kind = _gateways(namespace).delete(name)
-    except SkupperError as err:
-        handle(err, ERROR)
+    kind = _call(namespace, lambda g: g.delete(name))
     if verbose:
         typer.echo(f"Skupper gateway ({kind}) removed")
 
@@ -131,10 +139,7 @@ def gateway_unexpose(
 ) -> None:
     """Unexpose a process previously exposed to the service network."""
     remove = _truth(delete_last)
-    try:
-        _gateways(namespace).unexpose(address, delete_last=remove, name=name)
-    except SkupperError as err:
-        handle(err, ERROR)
+    _call(namespace, lambda g: g.unexpose(address, delete_last=remove, name=name))
 
 
 @gateway_app.command("bind")
@@ -147,18 +152,15 @@ def gateway_bind(
     """Bind a process to the service network."""
     try:
         host, ports = _host_ports(list(args), "bind")
-        _gateways(namespace).bind(address, host, ports, name=name)
     except SkupperError as err:
         handle(err, ERROR)
+    _call(namespace, lambda g: g.bind(address, host, ports, name=name))
 
 
 @gateway_app.command("unbind")
 def gateway_unbind(address: Address, namespace: Namespace = "", name: GatewayName = None) -> None:
     """Unbind a process from the service network."""
-    try:
-        _gateways(namespace).unbind(address, name=name)
-    except SkupperError as err:
-        handle(err, ERROR)
+    _call(namespace, lambda g: g.unbind(address, name=name))
 
 
 @gateway_app.command("forward")
@@ -170,31 +172,16 @@ def gateway_forward(
     loopback: Annotated[bool, typer.Option("--loopback", help="Forward from loopback only.")] = False,
 ) -> None:
     """Forward an address to the service network."""
-    try:
-        for port in ports:
-            if not port.strip().isdigit():
-                raise InputError(f"{port} is not a valid forward port")
-        _gateways(namespace).forward(address, ports, loopback=loopback, name=name)
-    except SkupperError as err:
-        handle(err, ERROR)
+    for port in ports:
+        if not port.strip().isdigit():
+            fail(f"{ERROR}{port} is not a valid forward port")
+    _call(namespace, lambda g: g.forward(address, ports, loopback=loopback, name=name))
 
 
 @gateway_app.command("unforward")
 def gateway_unforward(address: Address, namespace: Namespace = "", name: GatewayName = None) -> None:
     """Stop forwarding an address to the service network."""
-    try:
-        _gateways(namespace).unforward(address, name=name)
-    except SkupperError as err:
-        handle(err, ERROR)
-
-
-def _tree(nodes: list[tuple[str, list]], prefix: str = "") -> list[str]:
-    lines = []
-    for index, (text, children) in enumerate(nodes):
-        last = index == len(nodes) - 1
-        lines.append(f"{prefix}{'╰─ ' if last else '├─ '}{text}")
-        lines += _tree(children, prefix + ("   " if last else "│  "))
-    return lines
+    _call(namespace, lambda g: g.unforward(address, name=name))
 
 
 def status_text(gateways: list[GatewayStatus]) -> str:
@@ -213,7 +200,7 @@ def status_text(gateways: list[GatewayStatus]) -> str:
                                            for b in gw.bindings]))
         if gw.forwards:
             children.append(("Forwards:", [(f"{f['name']} {f['protocol']} {f['address']} {f['host']} "
-                                            f"{f['service_port']}:{f['port']}", []) for f in gw.forwards]))
+                                             + f"{f['service_port']}:{f['port']}", []) for f in gw.forwards]))
         version = gw.version or "unknown"
         nodes.append((f"{gw.name} type:{gw.type} version:{version}", children))
     return "\n".join(["Gateway Definition:", *_tree(nodes)])
@@ -221,15 +208,12 @@ def status_text(gateways: list[GatewayStatus]) -> str:
 
 @gateway_app.command("status")
 def gateway_status(
-    gateway: Annotated[Optional[str], typer.Argument(metavar="[GATEWAY]", help="Only this gateway.", show_default=False)] = None,
+    gateway: Annotated[str | None, typer.Argument(metavar="[GATEWAY]", help="Only this gateway.", show_default=False)] = None,
     namespace: Namespace = "",
     output: Output = "text",
 ) -> None:
     """Report the status of the gateway(s) for the current skupper site."""
-    try:
-        found = _gateways(namespace).status()
-    except SkupperError as err:
-        handle(err, ERROR)
+    found = _call(namespace, lambda g: g.status())
     if gateway is not None:
         found = [g for g in found if g.name == gateway]
     emit([g.to_dict() for g in found], output, lambda: status_text(found))
@@ -243,10 +227,7 @@ def gateway_export_config(
     name: GatewayName = None,
 ) -> None:
     """Export the configuration for a gateway definition."""
-    try:
-        path = _gateways(namespace).export_config(export_name, output_path, name=name)
-    except SkupperError as err:
-        handle(err, ERROR)
+    path = _call(namespace, lambda g: g.export_config(export_name, output_path, name=name))
     typer.echo(f"Skupper gateway definition configuration written to '{path}'")
 
 
@@ -257,8 +238,5 @@ def gateway_generate_bundle(
     namespace: Namespace = "",
 ) -> None:
     """Generate an installation bundle using a gateway config file."""
-    try:
-        path = _gateways(namespace).generate_bundle(config_file, output_path)
-    except SkupperError as err:
-        handle(err, ERROR)
+    path = _call(namespace, lambda g: g.generate_bundle(config_file, output_path))
     typer.echo(f"Skupper gateway bundle written to '{path}'")

@@ -124,7 +124,7 @@ class GatewayConfig:
             doc["forwards"] = [e.to_yaml() for e in self.forwards]
         return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
 
-    def renamed(self, name: str) -> "GatewayConfig":
+    def renamed(self, name: str) -> GatewayConfig:
         return replace(self, name=name)
 
 
@@ -160,7 +160,7 @@ class Gateway:
                 "extraHosts": dict(self.extra_hosts), "config": self.config.to_yaml()}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], source: str) -> "Gateway":
+    def from_json(cls, data: dict[str, Any], source: str) -> Gateway:
         return cls(config=parse_config(str(data["config"]), source), kind=str(data["type"]),
                    router_id=str(data["routerId"]), site_id=str(data["siteId"]),
                    edge_host=str(data["edgeHost"]), edge_port=int(data["edgePort"]),

@@ -504,7 +504,7 @@ class Gateways:
 # -- helpers -----------------------------------------------------------------------------------
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _service_of(definition: Any, port: int) -> GatewayService:

@@ -23,7 +23,12 @@ from skupper_podman.paths import COMPONENT_LABEL
 from skupper_podman.podman.adapter import ContainerSpec, VolumeMount
 from skupper_podman.resources import jinja_env
 from skupper_podman.site.lifecycle import Site
-from skupper_podman.systemd.units import CommandResult, CommandRunner, SubprocessRunner, SystemdManager
+from skupper_podman.systemd.units import (
+    CommandResult,
+    CommandRunner,
+    SubprocessRunner,
+    SystemdManager,
+)
 
 GATEWAY_COMPONENT = "gateway"
 GATEWAY_LABEL = "skupper.io/gateway"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, free_port, init_site, labelled, podman_cli
-from tests.e2e.test_services import _backend, _fetch, _link, _ok, _wait_for
+from tests.e2e.test_services import _backend, _fetch, _ok, _wait_for, linked  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +41,18 @@ def host_server(tmp_path: Path, token: str) -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def exposed_host_process(site_env, tmp_path: Path, gateway: str, kind: str = "podman") -> Iterator[tuple[str, int]]:
+    """A site, a host process serving a fresh token, and ``gateway expose backend`` of it
+    (service port 8080) through the gateway ``gateway``; yields (token, the process's port)."""
+    init_site(site_env, site_env.namespace, "west")
+    token = uuid.uuid4().hex
+    with host_server(tmp_path, token) as port:
+        _ok(site_env.skupper("gateway", "expose", "backend", "127.0.0.1", f"8080:{port}", "--type", kind,
+                             "--name", gateway, namespace=site_env.namespace))
+        yield token, port
 
 
 def _answers(port: int) -> bool:
@@ -93,21 +105,8 @@ def _container_pid(name: str) -> int:
 
 # -- podman type: expose, forward, unexpose ----------------------------------------------------
 
-@pytest.fixture
-def linked(site_env, tmp_path):
-    """west (where gateways live) and east, east linked to west."""
-    from tests.conftest import sweep_namespace
-
-    west, east = site_env.namespace, "e" + uuid.uuid4().hex[:8]
-    init_site(site_env, west, "west")
-    init_site(site_env, east, "east")
-    _link(site_env, tmp_path, east, west)
-    yield west, east
-    sweep_namespace(east)
-
-
-def test_podman_gateway_exposes_a_host_process_and_forwards_a_network_service(site_env, linked, tmp_path):
-    west, east = linked
+def test_podman_gateway_exposes_a_host_process_and_forwards_a_network_service(site_env, linked, tmp_path):  # noqa: F811
+    west, east = linked  # east is linked to west, where the gateway lives
     token = uuid.uuid4().hex
     with host_server(tmp_path, token) as port:
         started = time.monotonic()
@@ -217,11 +216,7 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(site_env, tmp_path):
 
 def test_killed_gateway_router_comes_back_and_its_binding_works_again(site_env, tmp_path):
     ns = site_env.namespace
-    init_site(site_env, ns, "west")
-    token = uuid.uuid4().hex
-    with host_server(tmp_path, token) as port:
-        _ok(site_env.skupper("gateway", "expose", "backend", "127.0.0.1", f"8080:{port}", "--type", "podman",
-                             "--name", "phoenix", namespace=ns))
+    with exposed_host_process(site_env, tmp_path, "phoenix") as (token, _port):
         assert _fetch(site_env, ns, "http://backend:8080/token.txt") == token
         container = f"{ns}-phoenix"
         victim = _container_pid(container)
@@ -238,15 +233,11 @@ def test_docker_gateway_through_podman_docker(site_env, tmp_path):
     if not Path("/usr/bin/docker").exists():
         pytest.fail("Debian's podman-docker is missing (scripts/setup.sh installs it)")
     ns = site_env.namespace
-    init_site(site_env, ns, "west")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "docker").symlink_to("/usr/bin/docker")  # podman-docker, ahead of any other docker
     site_env.env["PATH"] = f"{bin_dir}:{site_env.env['PATH']}"
-    token = uuid.uuid4().hex
-    with host_server(tmp_path, token) as port:
-        _ok(site_env.skupper("gateway", "expose", "backend", "127.0.0.1", f"8080:{port}", "--type", "docker",
-                             "--name", "dgw", namespace=ns))
+    with exposed_host_process(site_env, tmp_path, "dgw", "docker") as (token, _port):
         gw = _gateway(site_env, ns, "dgw")
         assert gw["type"] == "docker" and gw["state"] == "running" and gw["connected"] is True
         assert _fetch(site_env, ns, "http://backend:8080/token.txt") == token
@@ -286,7 +277,7 @@ def test_bundle_launched_without_skupper_exposes_a_host_process_and_remove_clean
     remote_home.mkdir()
     plain_path = "/usr/bin:/bin"
     assert subprocess.run(["sh", "-c", "command -v skupper"], env={"PATH": plain_path},
-                          capture_output=True).returncode != 0
+                          capture_output=True, check=False).returncode != 0
     with host_server(tmp_path, token) as port:
         config = tmp_path / "database.yaml"
         config.write_text(BUNDLE_YAML.format(name=name, port=port, amqp=free_port()))
@@ -305,7 +296,7 @@ def test_bundle_launched_without_skupper_exposes_a_host_process_and_remove_clean
         try:
             started = time.monotonic()
             launch = subprocess.run(["sh", "./launch.py", "-t", "podman"], cwd=unpacked, env=env,
-                                    capture_output=True, text=True, timeout=120)
+                                    capture_output=True, text=True, timeout=120, check=False)
             assert launch.returncode == 0, launch.stdout + launch.stderr
             assert _wait_for(lambda: _gateway(site_env, ns, name).get("connected") is True, timeout=60)
             print(f"bundle launch -> connected in {time.monotonic() - started:.2f}s")
@@ -313,7 +304,7 @@ def test_bundle_launched_without_skupper_exposes_a_host_process_and_remove_clean
             assert gw["type"] == "bundle" and gw["state"] == "remote"
             assert _fetch(site_env, ns, "http://database:8080/token.txt") == token
             removed = subprocess.run(["sh", "./remove.py"], cwd=unpacked, env=env, capture_output=True,
-                                     text=True, timeout=120)
+                                     text=True, timeout=120, check=False)
             assert removed.returncode == 0, removed.stdout + removed.stderr
             assert podman_cli("container", "exists", name, check=False).returncode == 1
             assert not (remote_home / ".local/share/skupper/bundle" / name).exists()
@@ -326,11 +317,7 @@ def test_bundle_launched_without_skupper_exposes_a_host_process_and_remove_clean
 
 def test_revoke_access_cuts_gateways_off_and_delete_names_them(site_env, tmp_path):
     ns = site_env.namespace
-    init_site(site_env, ns, "west")
-    token = uuid.uuid4().hex
-    with host_server(tmp_path, token) as port:
-        _ok(site_env.skupper("gateway", "expose", "backend", "127.0.0.1", f"8080:{port}", "--type", "podman",
-                             "--name", "cut", namespace=ns))
+    with exposed_host_process(site_env, tmp_path, "cut") as (token, port):
         config = tmp_path / "remote.yaml"
         config.write_text(BUNDLE_YAML.format(name="faraway", port=port, amqp=5672).replace("database", "backend"))
         _ok(site_env.skupper("gateway", "generate-bundle", str(config), str(tmp_path), namespace=ns))
@@ -363,7 +350,7 @@ def test_service_gateway_without_skrouterd_or_systemd_says_so_and_leaves_nothing
     plain = tmp_path / "plain"
     plain.mkdir()
     for tool in ("podman", "systemctl"):
-        found = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        found = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True, check=False).stdout.strip()
         if found:
             (plain / tool).symlink_to(found)
     site_env.env["PATH"] = f"{plain}:/bin"
@@ -384,7 +371,7 @@ def test_service_gateway_without_skrouterd_or_systemd_says_so_and_leaves_nothing
 
 def test_gateway_expose_example(site_env):
     out = subprocess.run([sys.executable, str(ROOT / "examples/gateway_expose.py"), site_env.namespace],
-                         capture_output=True, text=True, env=site_env.env, timeout=300)
+                         capture_output=True, text=True, env=site_env.env, timeout=300, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "http://hello:8080/ answered: hello through a gateway" in out.stdout
     assert "example: router running, connected=True, bindings=['hello:8080']" in out.stdout
