@@ -67,3 +67,11 @@ log "router double image: $DOUBLE"
 log "choosing the router image"
 IMAGE=$(bash "$ROOT/scripts/router-image.sh")
 log "router image: $IMAGE"
+
+# Service-type gateways run skrouterd on the host (tests/vm copies it into the VM): install the
+# real router under /usr/local once, when the build tool is beside the checkout.
+BUILD_ROUTER=$ROOT/../shared/tools/build-real-router
+if [ ! -x /usr/local/bin/skrouterd ] && [ -x "$BUILD_ROUTER" ]; then
+  log "installing skrouterd under /usr/local (build-real-router --host)"
+  "$BUILD_ROUTER" --host >/dev/null
+fi
