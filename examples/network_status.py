@@ -5,27 +5,14 @@ Set QDROUTERD_IMAGE to use a router image other than quay.io/skupper/skupper-rou
 """
 from __future__ import annotations
 
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from skupper_podman import (FlowCollector, InitOptions, Links, NetworkStatus, Services, Site, SkupperError,
-                            debug_dump, network_status)
+from link_two_sites import make_site  # the example beside this one (its directory is on sys.path)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
-
-
-def make_site(namespace: str) -> Site:
-    site = Site.open(namespace)
-    site.init(InitOptions(site_name=namespace, ingress_hosts=["host.containers.internal"],
-                          bind_port=free_port(), bind_port_edge=free_port(), timeout=60))
-    return site
+from skupper_podman import FlowCollector, Links, NetworkStatus, Services, Site, SkupperError, debug_dump, network_status
 
 
 def wait_for_sites(site: Site, count: int, timeout: float) -> NetworkStatus:

@@ -104,7 +104,8 @@ def build_status(state: FlowState, local_site_id: str) -> NetworkStatus:
     """The network status document from a collector's records (pure)."""
     sites = {r.identity: r for r in state.of_type(vanflow.SITE)}
     routers: dict[str, list[FlowRecord]] = {}
-    for router in sorted(state.of_type(vanflow.ROUTER), key=lambda r: r.identity):
+    # newest first: a restarted router is a new source, and its old record lives until purged
+    for router in sorted(state.of_type(vanflow.ROUTER), key=lambda r: (-int(r.get("StartTime") or 0), r.identity)):
         routers.setdefault(str(router.get("Parent", "")), []).append(router)
     router_site = {_short(r): sid for sid, rs in routers.items() if sid in sites
                    for r in rs if _short(r).startswith(str(sites[sid].get("Name", "")))}

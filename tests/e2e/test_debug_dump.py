@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import tarfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
+from skupper_podman._util import poll
 from tests.conftest import init_site, podman_cli, sweep_namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -76,12 +76,9 @@ def test_dump_has_the_parts_and_no_secrets(site_env, tmp_path):
 
 def test_events_show_the_controller_at_work(site_env):
     init_site(site_env, site_env.namespace, "events-site")
-    deadline = time.monotonic() + 30
-    while True:  # the controller writes its report every 2 s
-        out = site_env.skupper("debug", "events")
-        if (out.returncode == 0 and "RouterConnection" in out.stdout) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    # the controller writes its report every 2 s
+    out = poll(lambda: (o := site_env.skupper("debug", "events")).returncode == 0
+               and "RouterConnection" in o.stdout and o, 30, interval=1.0) or site_env.skupper("debug", "events")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split() == ["NAME", "COUNT", "AGE"]

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from skupper_podman._util import poll
 from tests.conftest import init_site, sweep_namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -19,13 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 PURGE = 15
 
 
-def wait_for(predicate, timeout: float, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
+def wait_for(predicate, timeout: float):
+    return poll(predicate, timeout, interval=1.0)
 
 
 def network(site_env, ns: str) -> dict:

@@ -92,3 +92,14 @@ def test_our_sites_recorded_on_the_real_router(fixture):
     assert all(s.platform == "podman" and s.namespace == "" for s in names.values())
     assert [s.address for s in names["rec-a"].services] == ["backend:8080"]
     assert flushes
+
+
+def test_a_restarted_router_replaces_its_stale_self():
+    state, _ = replay("kube_two_sites.json")
+    router = {0: 1, 1: "newer:0", 2: W, 3: 1800000000000000, 30: "0/west-skupper-router-867f5ddcd8-zzzzz"}
+    state.sources["newer:0"] = state.sources["plrcg:0"]
+    state.apply("newer:0", (router,), 100.0)  # the old router's links stay until it is purged
+    assert build_status(state, W).site("west").linked_sites == []  # the newer router has no link yet
+    state.apply("newer:0", ({0: 2, 1: "newer:1", 2: "newer:0", 3: 1, 30: "east-skupper-router-5c9b7d6f4-x7k2d",
+                             34: "incoming"},), 100.0)
+    assert [p.site_id for p in build_status(state, W).site("west").linked_sites] == [E]
