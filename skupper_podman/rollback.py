@@ -17,6 +17,23 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+@contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT wait until the block ends (in the main thread, where Python handles them).
+
+    Around a request that changes something in Podman: a signal that cut the request short would
+    leave Podman finishing the change after our undo ran, so the change would outlive the undo.
+    """
+    if not _in_main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class Rollback:
     """Collect undo actions while an operation proceeds; run them newest-first on failure.
 
@@ -35,19 +52,13 @@ class Rollback:
 
     def run(self) -> None:
         """Run every registered undo, newest first, with stop signals held back."""
-        blocked = _in_main_thread()
-        if blocked:
-            previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
+        with stop_signals_held():
             while self._undo:
                 action = self._undo.pop()
                 try:
                     action()
                 except Exception:  # noqa: BLE001 - keep undoing the rest
                     pass
-        finally:
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def __enter__(self) -> "Rollback":
         return self

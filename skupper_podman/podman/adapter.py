@@ -1,6 +1,7 @@
-"""A thin, typed wrapper over podman-py: the only module that imports it.
+"""A thin, typed wrapper over the Podman API: the only module that knows it.
 
-It answers with the typed records of ``podman.records`` so the rest of the library never sees
+Changes go through podman-py, imported on the first change; reads go through the standard
+library (``podman.api``), so read-only commands never load podman-py. It answers with the typed records of ``podman.records`` so the rest of the library never sees
 podman-py objects or Podman's JSON. Every resource it creates carries the labels the caller
 passes (always ``application=skupper`` and the namespace label), and it refuses to remove a
 container, volume or network that lacks them.
@@ -8,18 +9,19 @@ container, volume or network that lacks them.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
-
-from podman import PodmanClient
-from podman.errors import APIError, ImageNotFound, NotFound
+from typing import Any, TypeVar
 
 from skupper_podman.errors import ImageUnavailable, PodmanError, PodmanUnavailable, ResourceConflict
 from skupper_podman.paths import APP_LABEL, APP_VALUE
+from skupper_podman.podman.api import ApiError, ApiReader
 from skupper_podman.podman.endpoint import Endpoint
+from skupper_podman.rollback import stop_signals_held
 from skupper_podman.podman.records import (
     ContainerRecord,
     ImageRecord,
@@ -32,7 +34,36 @@ from skupper_podman.podman.records import (
     volume_from_api,
 )
 
+T = TypeVar("T")
 API_TIMEOUT = 120
+def _lazy_module(name: str) -> Any:
+    """``name`` as a module that is imported on its first attribute access."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"No module named {name!r}")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+podman = _lazy_module("podman")  # podman-py, loaded by the first change a command makes
+
+def _finished_before_signals(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a creating request with SIGTERM/SIGINT held: Podman finishes what it started, so
+    the caller's rollback (registered before the call) finds and removes it."""
+    @functools.wraps(method)
+    def held(*args: Any, **kwargs: Any) -> T:
+        with stop_signals_held():
+            return method(*args, **kwargs)
+
+    return held
+
+
 REMOVE_WORKERS = 8  # below podman-py's HTTP pool size (10), so every worker keeps its connection
 
 
@@ -61,6 +92,7 @@ class ContainerSpec:
     restart_policy: str = "always"
     rootless_keep_id: bool = False
     extra_hosts: dict[str, str] = field(default_factory=dict)
+    network_mode: str | None = None  # "host": share the host's network (gateways)
     binds: dict[str, str] = field(default_factory=dict)  # host path -> container path
     user: str | None = None
 
@@ -73,29 +105,53 @@ def _short(err: Exception) -> str:
 class PodmanAdapter:
     """Labeled create/list/remove of containers, volumes and networks over the Podman API."""
 
-    def __init__(self, endpoint: Endpoint, client: PodmanClient | None = None) -> None:
+    def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         socket = endpoint.socket_path
-        if client is None and socket is not None and not os.path.exists(socket):
+        if socket is not None and not os.path.exists(socket):
             raise PodmanUnavailable(
                 f"Podman endpoint is not available: {endpoint.describe()} "
                 f"(no socket at {socket}). {endpoint.hint()}"
             )
-        self.client = client or PodmanClient(base_url=endpoint.url, timeout=API_TIMEOUT)
+        self.reader = ApiReader(endpoint.url, API_TIMEOUT)
         self._check_version()
+
+    @functools.cached_property
+    def client(self) -> Any:
+        """The podman-py client, made (and podman-py imported) on the first change."""
+        return podman.PodmanClient(base_url=self.endpoint.url, timeout=API_TIMEOUT)
+
+    def _unavailable(self, err: Exception) -> PodmanUnavailable:
+        return PodmanUnavailable(f"Podman endpoint is not available: {self.endpoint.describe()} "
+                                 f"({_short(err)}). {self.endpoint.hint()}")
+
+    def _inspect(self, kind: str, name: str) -> Any:
+        try:
+            return self.reader.inspect(kind, name)
+        except ApiError as err:
+            raise self._read_error(err, f"inspecting {kind[:-1]} {name}") from err
+
+    def _list(self, kind: str, label_filters: Iterable[str], **params: Any) -> list[Any]:
+        try:
+            return self.reader.list(kind, {"label": list(label_filters)}, **params)
+        except ApiError as err:
+            raise self._read_error(err, f"listing {kind}") from err
+
+    def _read_error(self, err: ApiError, doing: str) -> PodmanError:
+        if err.status == 0:
+            return self._unavailable(err)
+        return PodmanError(f"error {doing} - {_short(err)}")
 
     # -- connection -------------------------------------------------------------------------
     def _check_version(self) -> None:
         """``GET /_ping`` (about 1 ms; ``info`` takes hundreds): its header names the API version."""
         try:
-            reply = self.client.api.get("/_ping")
-            reply.raise_for_status()
-        except Exception as err:  # noqa: BLE001 - any transport failure means "not available"
-            raise PodmanUnavailable(
-                f"Podman endpoint is not available: {self.endpoint.describe()} ({_short(err)}). "
-                f"{self.endpoint.hint()}"
-            ) from err
-        version = str(reply.headers.get("Libpod-Api-Version") or "0")
+            status, headers, _body = self.reader.request("/_ping", prefix="")
+        except ApiError as err:
+            raise self._unavailable(err) from err
+        if status != 200:
+            raise self._unavailable(ApiError(status, f"_ping answered HTTP {status}"))
+        version = str(headers.get("libpod-api-version") or "0")
         self.api_version = version
         major = version.split(".")[0]
         if not major.isdigit() or int(major) < 4:
@@ -105,34 +161,34 @@ class PodmanAdapter:
     def rootless(self) -> bool:
         """Whether the Podman service runs rootless (asked of ``info`` once, when needed)."""
         try:
-            info = self.client.info()
-        except Exception as err:  # noqa: BLE001 - any transport failure means "not available"
-            raise PodmanUnavailable(f"Podman endpoint is not available: {self.endpoint.describe()} "
-                                    f"({_short(err)}). {self.endpoint.hint()}") from err
+            info = self.reader.get_json("/info") or {}
+        except ApiError as err:
+            raise self._unavailable(err) from err
         return bool(info.get("host", {}).get("security", {}).get("rootless"))
 
     def close(self) -> None:
-        self.client.close()
+        self.reader.close()
+        if "client" in self.__dict__:
+            self.client.close()
 
     # -- networks ---------------------------------------------------------------------------
     def network(self, name: str) -> NetworkRecord | None:
-        try:
-            return network_from_api(self.client.networks.get(name).attrs)
-        except NotFound:
-            return None
+        found = self._inspect("networks", name)
+        return None if found is None else network_from_api(found)
 
+    @_finished_before_signals
     def create_network(self, name: str, labels: Mapping[str, str], ipv6: bool = False) -> None:
         all_labels = {**labels, "app.kubernetes.io/part-of": "skupper"}
         try:
             self.client.networks.create(
                 name, driver="bridge", dns_enabled=True, internal=False, ipv6_enabled=ipv6, labels=all_labels
             )
-        except APIError as err:
+        except podman.errors.APIError as err:
             raise PodmanError(f"error creating network {name} - {_short(err)}") from err
 
     def networks(self, label_filter: str) -> list[NetworkRecord]:
         """Networks carrying the ``k=v`` label."""
-        return [network_from_api(n.attrs) for n in self.client.networks.list(filters={"label": label_filter})]
+        return [network_from_api(n) for n in self._list("networks", [label_filter])]
 
     def remove_network(self, name: str) -> None:
         net = self.network(name)
@@ -142,25 +198,24 @@ class PodmanAdapter:
             raise ResourceConflict(f"network {name} is not owned by Skupper")
         try:
             self.client.networks.get(name).remove(force=True)
-        except NotFound:
+        except podman.errors.NotFound:
             pass
 
     # -- volumes ----------------------------------------------------------------------------
     def volume(self, name: str) -> VolumeRecord | None:
-        try:
-            return volume_from_api(self.client.volumes.get(name).attrs)
-        except NotFound:
-            return None
+        found = self._inspect("volumes", name)
+        return None if found is None else volume_from_api(found)
 
+    @_finished_before_signals
     def create_volume(self, name: str, labels: Mapping[str, str]) -> VolumeRecord:
         try:
             return volume_from_api(self.client.volumes.create(name, labels=dict(labels)).attrs)
-        except APIError as err:
+        except podman.errors.APIError as err:
             raise PodmanError(f"error creating volume {name} - {_short(err)}") from err
 
     def volumes(self, label_filter: str) -> list[VolumeRecord]:
         """Volumes carrying the ``k=v`` label."""
-        return [volume_from_api(v.attrs) for v in self.client.volumes.list(filters={"label": label_filter})]
+        return [volume_from_api(v) for v in self._list("volumes", [label_filter])]
 
     def remove_volume(self, name: str) -> None:
         vol = self.volume(name)
@@ -170,15 +225,13 @@ class PodmanAdapter:
             raise ResourceConflict(f"volume {name} is not owned by Skupper")
         try:
             self.client.volumes.remove(name, force=True)
-        except NotFound:
+        except podman.errors.NotFound:
             pass
 
     # -- images -----------------------------------------------------------------------------
     def image(self, name: str) -> ImageRecord | None:
-        try:
-            return image_from_api(self.client.images.get(name).attrs)
-        except (ImageNotFound, NotFound):
-            return None
+        found = self._inspect("images", name)
+        return None if found is None else image_from_api(found)
 
     def ensure_image(self, name: str) -> ImageRecord:
         """Return the local image, pulling it only when it is missing (offline hosts work)."""
@@ -202,16 +255,14 @@ class PodmanAdapter:
     # -- containers -------------------------------------------------------------------------
     def container(self, name: str) -> ContainerRecord | None:
         """The inspected container (with its network aliases), or None."""
-        try:
-            return container_from_inspect(self.client.containers.get(name).attrs)
-        except NotFound:
-            return None
+        found = self._inspect("containers", name)
+        return None if found is None else container_from_inspect(found)
 
     def containers(self, label_filters: Iterable[str]) -> list[ContainerRecord]:
         """Containers matching every ``k=v`` (or bare ``k``) label filter, in one list call."""
-        filters = [f"label={f}" for f in label_filters]
-        return [container_from_list(c.attrs) for c in self.client.containers.list(all=True, filters=filters)]
+        return [container_from_list(c) for c in self._list("containers", label_filters, all="true")]
 
+    @_finished_before_signals
     def create_container(self, spec: ContainerSpec, start: bool = True) -> ContainerRecord:
         kwargs: dict[str, Any] = {
             "name": spec.name,
@@ -224,7 +275,9 @@ class PodmanAdapter:
         }
         if spec.command is not None:
             kwargs["command"] = spec.command
-        if spec.network:
+        if spec.network_mode:
+            kwargs["network_mode"] = spec.network_mode
+        elif spec.network:
             kwargs["network_mode"] = "bridge"
             kwargs["networks"] = {spec.network: {"aliases": spec.aliases or [spec.name]}}
         if spec.ports:
@@ -240,12 +293,12 @@ class PodmanAdapter:
             kwargs["userns_mode"] = "keep-id"
         try:
             ctr = self.client.containers.create(spec.image, **kwargs)
-        except APIError as err:
+        except podman.errors.APIError as err:
             raise PodmanError(f"error creating container {spec.name} - {_short(err)}") from err
         if start:
             try:
                 ctr.start()
-            except APIError as err:
+            except podman.errors.APIError as err:
                 raise PodmanError(f"error starting container {spec.name} - {_short(err)}") from err
         ctr.reload()
         return container_from_inspect(ctr.attrs)
@@ -261,7 +314,7 @@ class PodmanAdapter:
             code = ctr.wait(timeout=timeout)
             logs = b"".join(ctr.logs(stdout=True, stderr=True)).decode(errors="replace")
             return int(code if isinstance(code, int) else code.get("StatusCode", 1)), logs.strip()
-        except APIError as err:
+        except podman.errors.APIError as err:
             raise PodmanError(f"unable to run {spec.image} - {_short(err)}") from err
         finally:
             if ctr is not None:
@@ -270,13 +323,13 @@ class PodmanAdapter:
     def start_container(self, name: str) -> None:
         try:
             self.client.containers.get(name).start()
-        except APIError as err:
+        except podman.errors.APIError as err:
             raise PodmanError(f"error starting container {name} - {_short(err)}") from err
 
     def restart_container(self, name: str) -> None:
         try:
             self.client.containers.get(name).restart(timeout=10)
-        except APIError as err:
+        except podman.errors.APIError as err:
             raise PodmanError(f"error restarting container {name} - {_short(err)}") from err
 
     def remove_container(self, name: str) -> None:
@@ -304,9 +357,9 @@ class PodmanAdapter:
     def _force_remove(self, name: str) -> None:
         try:
             self.client.api.delete(f"/containers/{name}", params={"force": True, "timeout": 0, "v": False})
-        except NotFound:
+        except podman.errors.NotFound:
             pass
-        except APIError as err:
+        except podman.errors.APIError as err:
             if getattr(err, "status_code", None) == 404 or "no such container" in _short(err).lower():
                 return
             raise PodmanError(f"error removing container {name} - {_short(err)}") from err
