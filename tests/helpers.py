@@ -178,6 +178,7 @@ class FakeSite(Site):
     def __init__(self, root: Path, service_ca: pki.Credential, mgmt_url: str = "") -> None:
         super().__init__(SiteLayout("ut", data_dir=root / "data"), FakePodman(root / "volumes"))
         self.mgmt_url = mgmt_url
+        self.server_cert = pki.issue(service_ca, "skupper-router", ["skupper-router"]).cert_pem or b""
         for base in CA_VOLUMES + CREDENTIAL_VOLUMES + OTHER_VOLUMES:
             self.podman.create_volume(self.vol(base), self.layout.labels)
         self.files.write(self.vol(INTERNAL), CONFIG_FILE, site_config("west", SITE_ID, parse_router_logging("info")))
@@ -192,9 +193,9 @@ class FakeSite(Site):
 
     def get(self) -> SiteInfo:
         return SiteInfo(namespace="ut", name="west", site_id=SITE_ID, version="1.5.5", mode="interior",
-                        image="localhost/router:test", network="ut-skupper", ingress_hosts=["skupper-router"],
-                        bind_ips=[""], bind_port=None, bind_port_edge=None, management_port=1,
-                        router_state="running")
+                        image="localhost/router:test", network="ut-skupper", bind_ips=[""], bind_port=None,
+                        bind_port_edge=None, management_port=1, router_state="running",
+                        server_cert=self.server_cert)
 
     def management(self, info: SiteInfo | None = None, timeout: float = 5.0) -> ManagementClient:
         return ManagementClient(self.mgmt_url, timeout=timeout)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from skupper_podman import pki
 from skupper_podman._util import exclusive_lock, one_line
 from skupper_podman.links.claims import redeem
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
@@ -95,7 +94,9 @@ class Links:
         host = ingress_host or hosts[1]
         if host not in hosts:
             raise InputError(f"tokens can only be generated for the available ingress hosts: [{' '.join(hosts)}]")
-        ca = pki.Credential.from_data(self.site.files.read_all(self.site.vol(SITE_CA)))
+        from skupper_podman.pki import Credential
+
+        ca = Credential.from_data(self.site.files.read_all(self.site.vol(SITE_CA)))
         token = cert_token(name, ca, info.site_id, host, info.bind_port, info.bind_port_edge)
         return write_token(token, path)
 
@@ -178,8 +179,8 @@ class Links:
             TYPE_LABEL: token.kind,
             METADATA_LABEL: json.dumps(token.metadata_json(), separators=(",", ":")),
         }
+        undo.add(lambda: self.site.podman.remove_volume(volume))  # first: a stop signal may come mid-call
         self.site.podman.create_volume(volume, labels)
-        undo.add(lambda: self.site.podman.remove_volume(volume))
         self.site.files.write_all(volume, token.data)
         certs = {k: v for k, v in token.data.items() if k in ("tls.crt", "tls.key", "ca.crt")}
         self.site.files.write_all(self.site.vol(ROUTER_CERTS), certs, subdir=f"{link}-profile")

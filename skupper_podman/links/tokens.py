@@ -13,10 +13,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from skupper_podman import pki
 from skupper_podman._util import atomic_write, read_small_text
 from skupper_podman.errors import InputError
 from skupper_podman.versions import MINIMUM_REMOTE_VERSION, SKUPPER_COMPAT_VERSION
@@ -31,6 +29,9 @@ CLAIM_URL = "skupper.io/url"
 REQUIRED_CERT_KEYS = ("tls.key", "tls.crt", "ca.crt")
 # A token is a few kilobytes of YAML; anything larger is not one, and is refused before reading.
 MAX_TOKEN_BYTES = 1 << 20
+
+if TYPE_CHECKING:  # cryptography is loaded by the commands that make or check tokens
+    from skupper_podman import pki
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Token:
 
     def to_yaml(self) -> str:
         """The Secret as the apimachinery serializer writes it (keys sorted)."""
+        import yaml
+
         doc: dict = {
             "apiVersion": "v1",
             "data": {k: base64.b64encode(v).decode() for k, v in sorted(self.data.items())},
@@ -80,6 +83,8 @@ class Token:
 def cert_token(name: str, site_ca: pki.Credential, site_id: str, host: str,
                inter_router_port: int, edge_port: int) -> Token:
     """A new cert token: a client certificate ``CN=<name>`` issued by the site CA."""
+    from skupper_podman import pki
+
     client = pki.issue(site_ca, name, [host])
     return Token(
         name=name,
@@ -117,6 +122,8 @@ def _string_map(value: object, what: str, source: str) -> dict[str, str]:
 
 def parse_token(text: str, source: str = "token") -> Token:
     """Decode a token Secret; a one-line InputError for anything that is not one."""
+    import yaml
+
     try:
         doc = yaml.safe_load(text)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
@@ -176,6 +183,8 @@ def verify_token(token: Token) -> None:
 
 
 def _verify_chain(token: Token) -> None:
+    from skupper_podman import pki
+
     try:
         cert, key, ca = token.data["tls.crt"], token.data["tls.key"], token.data["ca.crt"]
         if not pki.issued_by(cert, ca):

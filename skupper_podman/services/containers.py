@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from skupper_podman import pki
 from skupper_podman.errors import ManagementError, NotInitialized, PodmanError, RouterUnavailable, SkupperError
 from skupper_podman.paths import (
     ADDRESS_LABEL, APP_LABEL, APP_VALUE, INTERNAL, NAMESPACE_LABEL, ROUTER_CERTS, SERVICE_CA,
@@ -93,8 +92,8 @@ def start_container(site: Site, info: SiteInfo, undo: Rollback, address: str, na
         mounts=[VolumeMount(site.vol(base), dest) for base, dest in ROUTER_MOUNTS.items()],
         rootless_keep_id=site.podman.rootless,
     )
+    undo.add(lambda: site.podman.remove_container(name))  # first: a stop signal may come mid-call
     site.podman.create_container(spec, start=False)
-    undo.add(lambda: site.podman.remove_container(name))
     site.podman.start_container(name)
 
 
@@ -146,6 +145,8 @@ def remove_config(site: Site, address: str) -> None:
 
 def issue_tls(site: Site, address: str, profile: str) -> None:
     """Issue ``CN=<address>`` from the service CA into ``skupper-router-certs/<profile>/``."""
+    from skupper_podman import pki
+
     with _volume_io(f"issue the TLS credential {profile}"):
         ca = pki.Credential.from_data(site.files.read_all(site.vol(SERVICE_CA)))
         credential = pki.issue(ca, address, [address])

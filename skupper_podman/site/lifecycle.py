@@ -6,6 +6,7 @@ ingress hosts, and the router container's published ports give the bind addresse
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -13,10 +14,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import yaml
-
-from skupper_podman import pki
 from skupper_podman._util import atomic_write, read_small_text
 from skupper_podman.errors import (
     DamagedState,
@@ -55,12 +54,14 @@ from skupper_podman.podman.adapter import ContainerSpec, PodmanAdapter, VolumeMo
 from skupper_podman.podman.records import ContainerRecord
 from skupper_podman.podman.endpoint import resolve
 from skupper_podman.rollback import Rollback, stop_signals_raise
-from skupper_podman.router.config import RouterConfig, site_config
-from skupper_podman.router.logging_spec import parse_router_logging
-from skupper_podman.router.management import ManagementClient, TlsFiles
+from skupper_podman.router.config import RouterConfig
 from skupper_podman.site.options import InitOptions, default_site_name
 from skupper_podman.versions import router_image
 from skupper_podman.podman.volumes import VolumeFiles
+
+if TYPE_CHECKING:  # imported where used: reading a site needs no key making nor AMQP
+    from skupper_podman import pki
+    from skupper_podman.router.management import ManagementClient, TlsFiles
 
 Progress = Callable[[str], None]
 
@@ -97,17 +98,29 @@ class SiteInfo:
     mode: str
     image: str
     network: str
-    ingress_hosts: list[str]
     bind_ips: list[str]
     bind_port: int | None
     bind_port_edge: int | None
     management_port: int | None
     router_state: str
     platform: str = "podman"
+    server_cert: bytes = field(default=b"", repr=False, compare=False)  # the site-server tls.crt
 
     @property
     def ingress_none(self) -> bool:
         return self.bind_port is None
+
+    @functools.cached_property
+    def ingress_hosts(self) -> list[str]:
+        """The hosts links and tokens may use: the site-server certificate's DNS names, as 1.5
+        reads them (parsed on first use, so commands that need none never load cryptography)."""
+        from skupper_podman.pki import dns_names
+
+        try:
+            return dns_names(self.server_cert)
+        except ValueError as err:
+            raise DamagedState(f"damaged site-server certificate of namespace {self.namespace}: "
+                               f"{' '.join(str(err).split())}") from None
 
 
 @dataclass
@@ -158,7 +171,6 @@ class Site:
             server_cert = self.files.read(self.vol(SITE_SERVER), "tls.crt")
             self.files.mountpoint(self.vol(SITE_CA))
             router, meta = config.router(), config.metadata()
-            ingress_hosts = pki.dns_names(server_cert)
         except StateError as err:
             raise DamagedState(f"{self._damaged()}: {err}") from None
         except (OSError, PodmanError, ValueError) as err:
@@ -172,12 +184,12 @@ class Site:
             mode=router.get("mode", "interior"),
             image=ctr.image,
             network=networks[0] if networks else self.layout.network,
-            ingress_hosts=ingress_hosts,
             bind_ips=sorted({b.host_ip for b in ctr.published(INTER_ROUTER_PORT)}),
             bind_port=ctr.host_port(INTER_ROUTER_PORT),
             bind_port_edge=ctr.host_port(EDGE_PORT),
             management_port=ctr.host_port(AMQPS_PORT),
             router_state=ctr.state,
+            server_cert=server_cert,
         )
 
     def _damaged(self) -> str:
@@ -193,11 +205,15 @@ class Site:
 
     # -- management ------------------------------------------------------------------------
     def client_tls(self) -> TlsFiles:
+        from skupper_podman.router.management import TlsFiles
+
         base = self.files.path(self.vol(LOCAL_CLIENT))
         return TlsFiles(ca=base / "ca.crt", cert=base / "tls.crt", key=base / "tls.key")
 
     def management(self, info: SiteInfo | None = None, timeout: float = 5.0) -> ManagementClient:
         """A management client for the site router's published, mutual-TLS ``amqps`` listener."""
+        from skupper_podman.router.management import ManagementClient
+
         info = info or self.get()
         if info.management_port is None:
             raise NotInitialized("the site router does not publish its management port")
@@ -213,6 +229,9 @@ class Site:
             return self._init(options, progress)
 
     def _init(self, options: InitOptions, progress: Progress | None) -> InitResult:
+        from skupper_podman.router.config import site_config
+        from skupper_podman.router.logging_spec import parse_router_logging
+
         say = progress or (lambda _msg: None)
         if self.exists():
             raise SiteExists(f"Skupper has already been initialized for user '{username()}'.")
@@ -236,8 +255,8 @@ class Site:
         with Rollback() as undo:
             self._save_endpoint(undo)
             if self.podman.network(network) is None:
-                self.podman.create_network(network, self.layout.labels, options.enable_ipv6)
                 undo.add(lambda: self.podman.remove_network(network))
+                self.podman.create_network(network, self.layout.labels, options.enable_ipv6)
             say("Storing certificates")
             self._store_credentials(credentials, undo)
             say("Writing router configuration")
@@ -249,8 +268,8 @@ class Site:
             self._create_volume(ROUTER_CERTS, undo)
             say("Starting the router")
             spec = self._router_spec(image, network, site_id, options, bind_ips)
-            self.podman.create_container(spec)
             undo.add(lambda: self.podman.remove_container(spec.name))
+            self.podman.create_container(spec)
             info = self.get()
             say("Waiting for the router to answer")
             self.wait_router(info, deadline)
@@ -266,8 +285,8 @@ class Site:
         self._create_volume(deploy.CONTROLLER_VOLUME, undo)
         deploy.install_code(self)
         spec = deploy.controller_spec(self, image, network, site_id, site_name)
-        self.podman.create_container(spec)
         undo.add(lambda: self.podman.remove_container(spec.name))
+        self.podman.create_container(spec)
 
     def _can_create(self, options: InitOptions, network: str, bind_ips: list[str]) -> None:
         """Skupper 1.5's ``canCreate`` checks, in its order."""
@@ -306,21 +325,23 @@ class Site:
             raise ImageUnavailable(f"site cannot be created: unable to run {image} - reason: {reason}")
 
     def _save_endpoint(self, undo: Rollback) -> None:
+        """Remember the endpoint in ``podman.yaml`` (written as JSON, which YAML readers take)."""
         path = self.layout.podman_yaml
         existed = path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StateError(f"cannot write site state to {path.parent}: {err.strerror or err}") from err
-        atomic_write(path, yaml.safe_dump({"endpoint": self.podman.endpoint.given}), mode=0o600,
-                     what="site state", error=StateError)
         if not existed:
             undo.add(lambda: path.unlink(missing_ok=True))
+        atomic_write(path, json.dumps({"endpoint": self.podman.endpoint.given}) + "\n", mode=0o600,
+                     what="site state", error=StateError)
 
     def _create_volume(self, base: str, undo: Rollback, labels: dict[str, str] | None = None) -> str:
         name = self.vol(base)
-        self.podman.create_volume(name, {**self.layout.labels, **(labels or {})})
+        # the undo first: a stop signal may arrive once Podman made the volume, before we return
         undo.add(lambda: self.podman.remove_volume(name))
+        self.podman.create_volume(name, {**self.layout.labels, **(labels or {})})
         return name
 
     def _secret_labels(self, base: str, kind: str) -> dict[str, str]:
@@ -329,6 +350,8 @@ class Site:
 
     @staticmethod
     def _make_credentials(ingress_hosts: list[str]) -> dict[str, pki.Credential]:
+        from skupper_podman import pki
+
         """The site's CAs and credentials, made in memory; key generation runs in parallel."""
 
         def credential(base: str) -> pki.Credential:
@@ -393,6 +416,8 @@ class Site:
         The router is restarted to load them (as 1.5 does); links it dials itself stay in
         its config and come back.
         """
+        from skupper_podman import pki
+
         info = self.get()
         ca = pki.new_ca(SITE_CA)
         server = pki.issue(ca, "skupper-router", info.ingress_hosts)
@@ -404,10 +429,16 @@ class Site:
         return info
 
     # -- delete ----------------------------------------------------------------------------
-    def delete(self) -> bool:
+    def delete(self, notify: Progress | None = None) -> bool:
         """Remove every resource labelled for this site and its saved endpoint (``podman.yaml``);
-        return False when there was nothing. Damaged files do not stop it."""
+        return False when there was nothing. Damaged files do not stop it. ``notify`` hears
+        which gateways lose their site (their credentials go with its volumes)."""
         found = self.leftovers()
+        if found:
+            from skupper_podman.gateway.operations import retire_gateways
+
+            for notice in retire_gateways(self):
+                (notify or (lambda _msg: None))(notice)
         if self.systemd is not None:
             self.systemd.remove(self.layout)  # type: ignore[attr-defined]
         self.layout.podman_yaml.unlink(missing_ok=True)
@@ -440,9 +471,20 @@ def _saved_endpoint(layout: SiteLayout) -> str | None:
     """The endpoint saved at init; None when there is none or ``podman.yaml`` is damaged
     (so a damaged file never blocks ``delete``)."""
     try:
-        data = yaml.safe_load(read_small_text(layout.podman_yaml, 64 * 1024, "site state"))
-    except (SkupperError, yaml.YAMLError, ValueError, TypeError, RecursionError):
+        text = read_small_text(layout.podman_yaml, 64 * 1024, "site state")
+    except SkupperError:
         return None
+    try:  # we write it as JSON, which is YAML: the common case needs no YAML parser
+        data = json.loads(text)
+    except RecursionError:
+        return None
+    except ValueError:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+            return None
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
     return endpoint if isinstance(endpoint, str) and endpoint else None
 

@@ -5,9 +5,9 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from skupper_podman.errors import DamagedState, RouterUnavailable
-from skupper_podman.network.topology import SiteCounts, count_sites, gather_routers
 from skupper_podman.paths import SERVICES, username
 from skupper_podman.site.lifecycle import SERVICES_FILE, Site, SiteInfo
+from skupper_podman.systemd.boot import BootStatus
 from skupper_podman.versions import client_version
 
 
@@ -27,6 +27,8 @@ class SiteStatus:
     exposed_services: int
     warnings: list[str] = field(default_factory=list)
     platform: str = "podman"
+    # whether the site starts at boot; None without a systemd manager on the site or the machine
+    boot: BootStatus | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +70,8 @@ def exposed_services(site: Site) -> int:
 
 def site_status(site: Site) -> SiteStatus:
     """Status from the RUNNING router: never reports a healthy site whose router is down."""
+    from skupper_podman.network.topology import SiteCounts, count_sites, gather_routers  # AMQP
+
     info = site.get()
     _require_running(site, info)
     with site.management(info) as client:
@@ -84,6 +88,7 @@ def site_status(site: Site) -> SiteStatus:
         indirect_sites=counts.indirect,
         exposed_services=exposed_services(site),
         warnings=counts.warnings,
+        boot=site.systemd.boot_status(site.layout) if site.systemd is not None else None,  # type: ignore[attr-defined]
     )
 
 
