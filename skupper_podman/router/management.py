@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +40,7 @@ QUERY_PAGE_SIZE = 500
 CORE_AGENT_TYPES = frozenset({"router", "router.address", "router.link", "router.config.address",
                               "router.config.autoLink", "connection", "tcpConnection",
                               "httpRequestInfo"})
+_TRUST_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _REPLY_CREDIT = 16
 _CLOSE_TIMEOUT = 1.0
 _NOT_TAKEN = [Delivery.REJECTED, Delivery.RELEASED, Delivery.MODIFIED]
@@ -417,7 +419,7 @@ def _client_ssl_domain(tls: TlsFiles) -> SSLDomain:
     """TLS settings: trust only ``tls.ca``, check the server's name, present our certificate."""
     if missing := tls.missing():
         raise InputError(f"router management credential file not found: {missing[0]}")
-    domain = SSLDomain(SSLDomain.MODE_CLIENT)
+    domain = _client_domain(tls.ca)
     try:
         domain.set_trusted_ca_db(str(tls.ca))
         domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, str(tls.ca))
@@ -426,6 +428,25 @@ def _client_ssl_domain(tls: TlsFiles) -> SSLDomain:
         raise InputError(f"cannot load router management credential {tls.cert}: "
                          f"{_one_line(exc) or type(exc).__name__}") from exc
     return domain
+
+
+def _client_domain(ca: Path) -> SSLDomain:
+    """A client domain whose default trust store is ``ca`` alone.
+
+    OpenSSL fills a new context with the system trust store (``SSL_CERT_FILE``/``SSL_CERT_DIR``,
+    by default ~140 CAs: 40-60 ms on a small host); we trust only the site's CA anyway, so the
+    defaults are pointed at it while the domain is made.
+    """
+    saved = {name: os.environ.get(name) for name in _TRUST_ENV}
+    os.environ.update({"SSL_CERT_FILE": str(ca), "SSL_CERT_DIR": ""})
+    try:
+        return SSLDomain(SSLDomain.MODE_CLIENT)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _normalise_url(url: str, tls: TlsFiles | None) -> str:
