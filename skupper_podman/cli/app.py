@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from importlib import import_module
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
@@ -93,14 +94,48 @@ def refuse_commands(command: Any, chosen: str) -> None:
             leaf.callback = refuse
 
 
-def _register() -> None:
-    # each registers its commands on ``app``, in the order the help lists them
-    from skupper_podman.cli import site_commands, link_commands, service_commands, network_commands, debug_commands, completion_command  # noqa: F401, I001, E501
+# command (first word) -> the module that declares it on ``app``; the help lists the modules'
+# commands in this order
+COMMAND_MODULES = {
+    "init": "site_commands", "delete": "site_commands", "status": "site_commands",
+    "version": "site_commands", "switch": "site_commands", "enable-linger": "site_commands",
+    "token": "link_commands", "link": "link_commands", "revoke-access": "link_commands",
+    "service": "service_commands", "expose": "service_commands", "unexpose": "service_commands",
+    "gateway": "gateway_commands",
+    "network": "network_commands", "debug": "debug_commands",
+    "completion": "completion_command",
+}
 
 
-def command_tree(chosen: str = "podman") -> Any:
-    """The click command tree of ``skupper`` for the platform ``chosen``."""
-    _register()
+def command_word(args: list[str]) -> str | None:
+    """The command named on the line (global ``-n NAME`` may come first), or None."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-n", "--namespace"):
+            skip = True
+        elif arg == "--":
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _register(args: list[str] | None = None) -> None:
+    """Import the command modules: only the one declaring the command on the line when it is
+    known (typer builds every registered command's parameters at each start, ~2 ms each), else
+    all of them (help, completion, unknown names and their suggestions)."""
+    word = None if args is None or os.environ.get(COMPLETE_VAR) else command_word(args)
+    wanted = [COMMAND_MODULES[word]] if word in COMMAND_MODULES else dict.fromkeys(COMMAND_MODULES.values())
+    for module in wanted:
+        import_module(f"skupper_podman.cli.{module}")
+
+
+def command_tree(chosen: str = "podman", args: list[str] | None = None) -> Any:
+    """The click command tree of ``skupper`` for the platform ``chosen`` (``args``: the command
+    line, when only its command is needed)."""
+    _register(args)
     if os.environ.get(COMPLETE_VAR):
         from typer.completion import completion_init  # typer's bash/zsh/fish answers
 
@@ -120,7 +155,8 @@ def run(argv: list[str] | None = None) -> None:
         typer.echo(str(err), err=True)
         raise SystemExit(1) from None
     try:
-        command_tree(chosen).main(args=platform.strip_flag(args), prog_name=PROG, standalone_mode=True)
+        line = platform.strip_flag(args)
+        command_tree(chosen, line).main(args=line, prog_name=PROG, standalone_mode=True)
     except SkupperError as err:  # raised outside a command's own handler
         typer.echo(str(err), err=True)
         raise SystemExit(err.exit_code) from None
