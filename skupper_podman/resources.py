@@ -6,20 +6,22 @@ an editable install they are the top-level folders of the repository.
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when a template is rendered: reading a site needs no Jinja
     import jinja2
 
-_PACKAGE = Path(__file__).resolve().parent
 _FOLDERS = {"templates": "templates", "systemd-units": "systemd_units"}
 
 
 @lru_cache(maxsize=None)
 def resource_dir(kind: str) -> Path:
     """The directory for ``kind`` (``"templates"`` or ``"systemd-units"``)."""
-    for candidate in (_PACKAGE / "_data" / _FOLDERS[kind], _PACKAGE.parent / kind):
+    shipped = files("skupper_podman").joinpath("_data", _FOLDERS[kind])
+    checkout = Path(str(files("skupper_podman"))).parent / kind
+    for candidate in (Path(str(shipped)), checkout):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"skupper-podman is missing its {kind} folder")

@@ -1,0 +1,15 @@
+"""The wheel ships every package of the tree and the template folders."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_package_of_the_tree_is_listed_in_pyproject():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    tree = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "skupper_podman").rglob("__init__.py")
+            if "__pycache__" not in init.parts}
+    assert tree - listed == set()
+    assert {"skupper_podman._data.templates", "skupper_podman._data.systemd_units"} <= listed
