@@ -87,6 +87,9 @@ class ApiReader:
         except (OSError, http.client.HTTPException) as err:
             self.close()
             raise ApiError(0, str(err) or type(err).__name__) from err
+        except BaseException:  # e.g. a stop signal mid-request: the next request needs a fresh connection
+            self.close()
+            raise
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """The decoded JSON answer; None for 404; :class:`ApiError` for other failures."""
