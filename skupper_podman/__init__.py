@@ -40,6 +40,7 @@ _LAZY = {
     "ServiceDefinition": "services.model", "Services": "services.operations",
     "ServiceStatus": "services.operations", "ServiceStore": "services.store",
     "InitResult": "site.lifecycle", "Site": "site.lifecycle", "SiteInfo": "site.lifecycle",
+    "GatewayConfig": "gateway.model", "Gateways": "gateway.operations", "GatewayStatus": "gateway.operations",
     "InitOptions": "site.options",
     "NetworkStatus": "network.status", "network_status": "network.status",
     "FlowCollector": "network.collector", "FlowRecord": "network.flowstate",
@@ -71,6 +72,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs
+    from skupper_podman.gateway.model import GatewayConfig
+    from skupper_podman.gateway.operations import Gateways, GatewayStatus
     from skupper_podman.links.operations import LinkCreated, LinkReport, Links, LinkState
     from skupper_podman.network.collector import FlowCollector
     from skupper_podman.network.debug import DumpResult, debug_dump
