@@ -192,7 +192,8 @@ def status_text(gateways: list[GatewayStatus]) -> str:
     for gw in gateways:
         children: list[tuple[str, list]] = []
         connected = {True: "connected to the site", False: "not connected", None: "connection unknown"}
-        children.append((f"Router: {gw.router_id} {gw.state}, {connected[gw.connected]}", []))
+        if gw.state != "damaged":
+            children.append((f"Router: {gw.router_id} {gw.state}, {connected[gw.connected]}", []))
         if gw.problem:
             children.append((f"Problem: {gw.problem}", []))
         if gw.bindings:

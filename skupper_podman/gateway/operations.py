@@ -82,9 +82,12 @@ class GatewayStatus:
     version: str = ""
     bindings: list[dict[str, Any]] = field(default_factory=list)
     forwards: list[dict[str, Any]] = field(default_factory=list)
+    damage: str = ""  # why the definition cannot be read (state "damaged")
 
     @property
     def problem(self) -> str:
+        if self.damage:
+            return self.damage
         if self.revoked:
             return "its certificate was revoked (revoke-access); delete the gateway and create it again"
         if self.state not in ("running", "remote"):
@@ -195,7 +198,7 @@ class Gateways:
                           created=_now(), extra_hosts=extra_hosts)
         credential = self._credential(info, router_id, host)
         with Rollback() as undo:
-            directory = self.store.create(gateway, credential, "[]", undo)
+            directory = self.store.create(gateway, credential, undo)
             self.store.save(gateway, render(gateway, self._working_dir(gateway, directory)))
             runner.start(self.site, gateway, directory)
             undo.add(lambda: runner.stop(self.site, name))
@@ -227,8 +230,8 @@ class Gateways:
                                     f"within {self.connect_timeout:g}s")
 
     def delete(self, name: str | None = None) -> str:
-        """Stop the gateway's router, remove the services its ``expose`` made (when no target
-        is left) and its volume (definition, config, credential); return its type. A damaged
+        """Stop the gateway's router, remove the services its ``expose`` made that nothing else
+        serves, and its volume (definition, config, credential); return its type. A damaged
         definition does not stop it."""
         name = check_name(name if name else default_name())
         self.site.get()
@@ -249,10 +252,16 @@ class Gateways:
         volume = self.site.podman.volume(self.store.volume(name))
         return volume.labels.get(KIND_LABEL, "") if volume is not None else ""
 
-    def _remove_exposed_services(self, name: str) -> None:
+    def _remove_exposed_services(self, name: str, only: str | None = None) -> None:
+        """Delete the services ``gateway expose`` made for gateway ``name`` (or just ``only``)
+        that nothing serves any more: no target and no binding on another gateway."""
         services = Services(self.site)
+        bound = {e.service.address for gw in self.list() if gw.name != name for e in gw.config.bindings}
         for definition in services.list():
-            if definition.labels.get(GATEWAY_QUALIFIER) == name and not definition.targets:
+            if only is not None and definition.address != only:
+                continue
+            if (definition.labels.get(GATEWAY_QUALIFIER) == name and not definition.targets
+                    and definition.address not in bound):
                 services.delete(definition.address)
 
     # -- bindings and forwards -------------------------------------------------------------
@@ -400,16 +409,14 @@ class Gateways:
             self.delete(name)
             return True
         self.unbind(address, name)
-        services = Services(self.site)
-        definition = self._services().get(address)
-        if definition is not None and definition.labels.get(GATEWAY_QUALIFIER) == name and not definition.targets:
-            services.delete(address)
+        self._remove_exposed_services(name, only=address)
         return False
 
     # -- status ----------------------------------------------------------------------------
     def list(self) -> list[Gateway]:
+        """Every gateway of the site whose definition can be read."""
         self.site.get()
-        return self.store.all()
+        return [gw for _, gw in self.store.all() if isinstance(gw, Gateway)]
 
     def status(self) -> list[GatewayStatus]:
         """Every gateway of the site with its router state and connection."""
@@ -420,7 +427,11 @@ class Gateways:
         attached = attached_routers(self.site, info)
         ca_cert = pki.Credential.from_data(self.site.files.read_all(self.site.vol(SITE_CA))).cert_pem or b""
         result = []
-        for gw in gateways:
+        for name, gw in gateways:
+            if not isinstance(gw, Gateway):
+                result.append(GatewayStatus(name=name, type=self.store_kind(name), router_id="", state="damaged",
+                                            connected=None, revoked=False, damage=str(gw)))
+                continue
             state = "remote" if gw.kind == BUNDLE else self.runner(gw.kind).state(self.site, gw.name)
             cert = self.store.credential(gw.name).cert_pem or b""
             result.append(GatewayStatus(
@@ -474,7 +485,7 @@ class Gateways:
                           created=_now())
         credential = self._credential(info, router_id, hosts[0])
         with Rollback() as undo:
-            stored = self.store.create(gateway, credential, "[]", undo)
+            stored = self.store.create(gateway, credential, undo)
             text = render(gateway, self._working_dir(gateway, stored))
             self.store.save(gateway, text)
             path = write_bundle(gateway, credential, text, Path(directory), self.site.layout)

@@ -67,15 +67,26 @@ class GatewayStore:
             raise InputError(f"gateway {name} not found")
         return found
 
-    def all(self) -> list[Gateway]:
-        return [gw for gw in (self.find(name) for name in self.names()) if gw is not None]
+    def all(self) -> list[tuple[str, Gateway | DamagedState]]:
+        """Every gateway by name, or the error that says why its definition cannot be read."""
+        found: list[tuple[str, Gateway | DamagedState]] = []
+        for name in self.names():
+            try:
+                gateway = self.find(name)
+            except DamagedState as err:
+                found.append((name, err))
+                continue
+            if gateway is not None:
+                found.append((name, gateway))
+        return found
 
     def directory(self, name: str) -> Path:
         """The gateway's directory on this host (the volume's mountpoint)."""
         return self.site.files.mountpoint(self.volume(name))
 
-    def create(self, gateway: Gateway, credential: Credential, config_text: str, undo: Rollback) -> Path:
-        """Create the gateway's volume and write its credential, config and definition."""
+    def create(self, gateway: Gateway, credential: Credential, undo: Rollback) -> Path:
+        """Create the gateway's volume with its credential; return its directory (the config
+        and definition follow with :meth:`save`, once the directory is known)."""
         volume = self.volume(gateway.name)
         labels = {**self.site.layout.labels, TYPE_LABEL: GATEWAY_TYPE, NAME_LABEL: gateway.name,
                   KIND_LABEL: gateway.kind}
@@ -85,7 +96,6 @@ class GatewayStore:
             raise StateError(f"cannot store gateway {gateway.name}: {err}") from None
         undo.add(lambda: self.site.podman.remove_volume(volume))
         self.site.files.write_all(volume, credential.files(), subdir=CERTS_SUBDIR)
-        self.save(gateway, config_text)
         return self.directory(gateway.name)
 
     def save(self, gateway: Gateway, config_text: str) -> None:

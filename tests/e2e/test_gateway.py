@@ -169,6 +169,23 @@ def test_unexpose_keeps_the_gateway_with_delete_last_false(site_env, tmp_path):
         assert _status(site_env, ns) == [] and not [n for n in labelled(ns) if "keep" in n]
 
 
+def test_exported_config_starts_a_second_gateway_with_the_same_bindings(site_env, tmp_path):
+    ns = site_env.namespace
+    with exposed_host_process(site_env, tmp_path, "first") as (token, port):
+        out = _ok(site_env.skupper("gateway", "export-config", "second", str(tmp_path), "--name", "first",
+                                   namespace=ns))
+        exported = tmp_path / "second.yaml"
+        assert out.stdout == f"Skupper gateway definition configuration written to '{exported}'\n"
+        assert f"name: second\nbindings:\n- name: backend\n  host: 127.0.0.1\n" in exported.read_text()
+        _ok(site_env.skupper("gateway", "init", "--name", "second", "--type", "podman", "--config", str(exported),
+                             namespace=ns))
+        first, second = _gateway(site_env, ns, "first"), _gateway(site_env, ns, "second")
+        assert second["connected"] is True and second["bindings"] == first["bindings"]
+        # the first gateway goes: the second one, configured from the file, still serves
+        _ok(site_env.skupper("gateway", "delete", "--name", "first", namespace=ns))
+        assert _fetch(site_env, ns, "http://backend:8080/token.txt") == token
+
+
 # -- failures ----------------------------------------------------------------------------------
 
 def test_bad_inputs_give_one_line_errors_and_change_nothing(site_env, tmp_path):

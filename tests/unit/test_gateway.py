@@ -294,6 +294,18 @@ def test_delete_stops_the_router_and_removes_the_volume_and_retire_names_gateway
         gateways.delete("gw")
 
 
+def test_a_damaged_gateway_is_listed_with_its_problem_and_can_be_deleted(gateways, responder):
+    responder.add("connection", "other-edge", container="skupper-gateway-west-other", role="edge", dir="in")
+    gateways.init("gw", "podman")
+    gateways.init("other", "podman")
+    (gateways.store.directory("gw") / "gateway.json").write_text("{not json")
+    found = {s.name: s for s in gateways.status()}
+    assert found["gw"].state == "damaged" and "gateway gw is damaged" in found["gw"].problem
+    assert found["other"].problem == ""
+    assert gateways.delete("gw") == "podman"
+    assert [s.name for s in gateways.status()] == ["other"]
+
+
 def test_status_text_is_the_15_tree():
     from skupper_podman.cli.gateway_commands import status_text
     from skupper_podman.gateway.operations import GatewayStatus
