@@ -171,12 +171,12 @@ def test_unexpose_keeps_the_gateway_with_delete_last_false(site_env, tmp_path):
 
 def test_exported_config_starts_a_second_gateway_with_the_same_bindings(site_env, tmp_path):
     ns = site_env.namespace
-    with exposed_host_process(site_env, tmp_path, "first") as (token, port):
+    with exposed_host_process(site_env, tmp_path, "first") as (token, _port):
         out = _ok(site_env.skupper("gateway", "export-config", "second", str(tmp_path), "--name", "first",
                                    namespace=ns))
         exported = tmp_path / "second.yaml"
         assert out.stdout == f"Skupper gateway definition configuration written to '{exported}'\n"
-        assert f"name: second\nbindings:\n- name: backend\n  host: 127.0.0.1\n" in exported.read_text()
+        assert "name: second\nbindings:\n- name: backend\n  host: 127.0.0.1\n" in exported.read_text()
         _ok(site_env.skupper("gateway", "init", "--name", "second", "--type", "podman", "--config", str(exported),
                              namespace=ns))
         first, second = _gateway(site_env, ns, "first"), _gateway(site_env, ns, "second")

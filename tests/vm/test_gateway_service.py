@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.vm.conftest import ROUTER_IMAGE
-from tests.vm.vmsim import APP_PORT, ROOT, VM, poll
+from tests.vm.vmsim import APP_PORT, VM, poll
 
 pytestmark = pytest.mark.e2e
 
