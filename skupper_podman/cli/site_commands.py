@@ -87,7 +87,7 @@ def init(
 def delete(namespace: Namespace = "") -> None:
     """Remove the site and every resource it created."""
     try:
-        removed = open_site(namespace, systemd=True).delete()
+        removed = open_site(namespace, systemd=True).delete(notify=typer.echo)
     except SkupperError as err:
         handle(err)
     typer.echo(site_messages.removed(namespace) if removed else site_messages.not_enabled(namespace))
@@ -107,6 +107,8 @@ def status_text(status: SiteStatus, verbose: bool) -> str:
     n = status.exposed_services
     services = {0: " It has no exposed services.", 1: " It has 1 exposed service."}.get(n, f" It has {n} exposed services.")
     lines = [*status.warnings, head + links + services]
+    if status.boot is not None:
+        lines.append(site_messages.boot_line(status.boot))
     if verbose:
         lines = [*status.warnings, table([
             ("podman:", status.user), ("mode:", status.mode), ("site name:", status.site_name),
@@ -115,6 +117,7 @@ def status_text(status: SiteStatus, verbose: bool) -> str:
             ("direct connections:", str(status.direct_sites)),
             ("indirect connections:", str(status.indirect_sites)),
             ("exposed services:", str(status.exposed_services)),
+            *([("starts at boot:", "yes" if status.boot.starts_at_boot else "no")] if status.boot else []),
         ])]
     return "\n".join(lines)
 
@@ -126,13 +129,27 @@ def status(namespace: Namespace = "", verbose: Verbose = False, output: Output =
 
     site = None
     try:
-        site = open_site(namespace)
+        site = open_site(namespace, systemd=True)
         result = site_status(site)
     except NotInitialized:
         fail(not_enabled(site, namespace))
     except SkupperError as err:
         handle(err)
     emit(result.to_dict(), output, lambda: status_text(result, verbose))
+
+
+@app.command("enable-linger")
+def enable_linger(user: Annotated[Optional[str], typer.Argument(
+        metavar="[USER]", help="The user (default: you).", show_default=False)] = None) -> None:
+    """Start USER's sites at boot without a login (loginctl enable-linger), where allowed."""
+    from skupper_podman.systemd.units import SystemdManager
+
+    try:
+        manager = SystemdManager()
+        changed = manager.enable_linger(user)
+    except SkupperError as err:
+        handle(err)
+    typer.echo(site_messages.linger_enabled(user or manager.user, changed))
 
 
 @app.command()

@@ -5,7 +5,12 @@ In the default namespace they are exactly 1.5's; a named namespace is named in t
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from skupper_podman.paths import DEFAULT_NAMESPACE, username
+
+if TYPE_CHECKING:
+    from skupper_podman.systemd.boot import BootStatus
 
 
 def for_user(namespace: str) -> str:
@@ -38,3 +43,18 @@ def installed(namespace: str) -> str:
 
 def removed(namespace: str) -> str:
     return f"Skupper is now removed for {for_user(namespace)}."
+
+
+def boot_line(boot: BootStatus) -> str:
+    """Whether the site starts at boot, why, and what to run when it does not."""
+    kind = "system unit" if boot.system else "user unit"
+    facts = f"{kind} {boot.unit} is {boot.unit_state.replace('not-found', 'not installed')}"
+    if boot.lingering is not None:
+        facts += f", lingering is {'on' if boot.lingering else 'off'} for {boot.user}"
+    if boot.starts_at_boot:
+        return f"The site starts at boot ({facts})."
+    return f"The site does not start at boot ({facts})." + (f" To fix, run: {boot.fix}" if boot.fix else "")
+
+
+def linger_enabled(user: str, changed: bool) -> str:
+    return f"Lingering is {'now' if changed else 'already'} enabled for '{user}': their user units start at boot without a login."

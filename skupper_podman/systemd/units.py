@@ -17,18 +17,32 @@ from typing import Protocol, Sequence
 
 from skupper_podman.errors import SystemdError
 from skupper_podman.paths import (
-    APP_LABEL, APP_VALUE, NAMESPACE_LABEL, SiteLayout, config_home, is_root, runtime_dir, username,
+    APP_LABEL, APP_VALUE, NAMESPACE_LABEL, SiteLayout, config_home, data_home, is_root, runtime_dir, username,
 )
 from skupper_podman.resources import jinja_env
+from skupper_podman.systemd.boot import BootStatus, linger_command
 
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 LINGER_DIR = Path("/var/lib/systemd/linger")
+# sd_booted(): the machine runs systemd as its init when this directory exists
+BOOTED_DIR = Path("/run/systemd/system")
 # Rootful Podman keeps its run-time storage state under /run/containers (``%t/containers`` of
 # the system manager); rootless Podman under ``$XDG_RUNTIME_DIR/containers``.
 ROOTFUL_RUN_DIR = Path("/run/containers")
+ROOTFUL_STORAGE = Path("/var/lib/containers/storage")
+# Transient scopes Podman creates: aardvark-dns (``run-r<id>.scope``, rootful and rootless),
+# rootless slirp4netns and rootlessport, the rootless pause process. A prefix drop-in
+# (``run-.scope.d``) orders every scope whose name starts with it.
+SYSTEM_SCOPES = ("run-",)
+ROOTLESS_SCOPES = ("run-", "rootless-netns-", "podman-")
 SCRIPT_MODE = 0o755
 UNIT_MODE = 0o644
 NOT_ENABLED = "SystemD is not enabled at user level"
+# what ``systemctl is-enabled`` prints (systemd 252)
+UNIT_FILE_STATES = frozenset({
+    "enabled", "enabled-runtime", "linked", "linked-runtime", "alias", "masked", "masked-runtime",
+    "static", "indirect", "disabled", "generated", "transient", "bad", "not-found",
+})
 COMMAND_TIMEOUT = 90.0  # above the unit's TimeoutStopSec=70
 
 
@@ -101,13 +115,20 @@ def render_unit(layout: SiteLayout, *, system: bool | None = None, run_dir: Path
     """
     system = is_root() if system is None else system
     mounts = ROOTFUL_RUN_DIR if system else (run_dir or runtime_dir()) / "containers"
+    storage = ROOTFUL_STORAGE if system else data_home().parent / "containers" / "storage"
     return jinja_env("systemd-units").get_template("skupper-podman.service.j2").render(
         description=layout.unit_name,
         requires_mounts_for=_unit_value(mounts),
+        storage=_unit_value(storage),
         exec_start=_unit_value(layout.start_script),
         exec_stop=_unit_value(layout.stop_script),
-        wanted_by="multi-user.target" if system else "default.target",
+        wanted_by=wanted_by(system),
     )
+
+
+def wanted_by(system: bool) -> str:
+    """The target a site's unit is enabled for: ``multi-user.target`` (system), ``default.target`` (user)."""
+    return "multi-user.target" if system else "default.target"
 
 
 def render_scripts(layout: SiteLayout) -> tuple[str, str]:
@@ -166,6 +187,7 @@ class SystemdManager:
         linger_dir: Path = LINGER_DIR,
         run_dir: Path | None = None,
         user: str | None = None,
+        booted_dir: Path = BOOTED_DIR,
     ) -> None:
         self.runner = runner or SubprocessRunner()
         self.system = is_root() if system is None else system
@@ -173,6 +195,7 @@ class SystemdManager:
         self.linger_dir = Path(linger_dir)
         self.run_dir = run_dir
         self.user = user or username()
+        self.booted_dir = Path(booted_dir)
 
     def systemctl(self, *args: str) -> CommandResult:
         argv = ["systemctl", *([] if self.system else ["--user"]), *args]
@@ -180,6 +203,11 @@ class SystemdManager:
 
     def unit_path(self, layout: SiteLayout) -> Path:
         return self.unit_dir / layout.unit_name
+
+    def scope_drop_ins(self, layout: SiteLayout) -> list[Path]:
+        """The drop-ins that keep Podman's scopes up until the site's unit has stopped."""
+        prefixes = SYSTEM_SCOPES if self.system else ROOTLESS_SCOPES
+        return [self.unit_dir / f"{prefix}.scope.d" / f"50-{layout.unit_name}.conf" for prefix in prefixes]
 
     def available(self) -> bool:
         """Whether the systemd manager answers (``systemctl [--user] list-units`` succeeds)."""
@@ -193,8 +221,11 @@ class SystemdManager:
         if not self.available():
             raise SystemdError(NOT_ENABLED)
         path = self.unit_path(layout)
+        order = jinja_env("systemd-units").get_template("scope-order.conf.j2").render(unit_name=layout.unit_name)
         try:
             _write(path, render_unit(layout, system=self.system, run_dir=self.run_dir), UNIT_MODE)
+            for drop_in in self.scope_drop_ins(layout):
+                _write(drop_in, order, UNIT_MODE)
         except OSError as err:
             raise SystemdError(f"unable to write unit file {path}: {err.strerror or err}") from err
         steps = (
@@ -226,7 +257,7 @@ class SystemdManager:
             )
         advice = self.linger_advice()
         if advice:
-            messages.append(advice)
+            messages += [advice, f"To start the site at boot without a login, run as root: {linger_command(self.user)}"]
         return messages
 
     def remove(self, layout: SiteLayout) -> None:
@@ -238,7 +269,8 @@ class SystemdManager:
         if active:
             self.systemctl("stop", layout.unit_name)
             self.systemctl("disable", layout.unit_name)
-        self.unit_path(layout).unlink(missing_ok=True)
+        for path in (self.unit_path(layout), *self.scope_drop_ins(layout)):
+            path.unlink(missing_ok=True)
         if active:
             self.systemctl("daemon-reload")
             self.systemctl("reset-failed", layout.unit_name)
@@ -254,10 +286,48 @@ class SystemdManager:
             return None
         return f"It is recommended to enable lingering for {user}, otherwise Skupper may not start on boot."
 
-    def enable_linger(self, user: str | None = None) -> str | None:
-        """Run ``loginctl enable-linger <user>``; return a warning if it failed, else ``None``."""
+    def enable_linger(self, user: str | None = None) -> bool:
+        """Turn lingering on for ``user`` (default: the current one) with ``loginctl enable-linger``,
+        so their user units start at boot without a login; False when it was on already.
+
+        Raises :class:`SystemdError` with 1.5's advice when the system does not allow it (without
+        polkit only root may; with it, a user in an active session may for themselves).
+        """
         user = user or self.user
+        if self.lingering(user):
+            return False
         result = self.runner.run(["loginctl", "enable-linger", user])
-        if result.ok:
+        if not result.ok or not self.lingering(user):
+            reason = result.detail if not result.ok else f"no {self.linger_dir / user} after loginctl"
+            raise SystemdError(
+                f"Unable to enable lingering for {user} - {reason}. It is recommended to enable lingering "
+                f"for {user}, otherwise Skupper may not start on boot: run as root '{linger_command(user)}'"
+            )
+        return True
+
+    def boot_status(self, layout: SiteLayout) -> BootStatus | None:
+        """Whether the site of ``layout`` starts at boot (unit enabled; for users, lingering on);
+        ``None`` when this machine does not run systemd."""
+        if not self.booted_dir.is_dir():
             return None
-        return f"Warning: unable to enable lingering for {user} - {result.detail}"
+        return BootStatus(
+            unit=layout.unit_name,
+            system=self.system,
+            user=self.user,
+            unit_state=self.unit_state(layout),
+            lingering=None if self.system else self.lingering(),
+        )
+
+    def unit_state(self, layout: SiteLayout) -> str:
+        """``systemctl is-enabled`` of the site's unit (``enabled``, ``disabled``, ``not-found``, ...).
+
+        Without an answer (no user manager: no login and no lingering) it is read from the files:
+        ``enabled`` when the unit is linked into its target's ``.wants``.
+        """
+        words = self.systemctl("is-enabled", layout.unit_name).stdout.split()
+        if words and words[0] in UNIT_FILE_STATES:
+            return words[0]
+        if not self.unit_path(layout).exists():
+            return "not-found"
+        wants = self.unit_dir / f"{wanted_by(self.system)}.wants" / layout.unit_name
+        return "enabled" if wants.exists() else "disabled"

@@ -103,7 +103,8 @@ def test_paths_systemd_refuses_fail_the_install_not_the_scripts(tmp_path: Path, 
     assert not (tmp_path / "units" / layout.unit_name).exists()
 
 
-def test_user_unit_content(tmp_path: Path) -> None:
+def test_user_unit_content(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     layout = SiteLayout(data_dir=tmp_path / "data")
     text = render_unit(layout, system=False, run_dir=Path("/run/user/1000"))
     assert text == (
@@ -112,6 +113,11 @@ def test_user_unit_content(tmp_path: Path) -> None:
         "Wants=network-online.target\n"
         "After=network-online.target\n"
         "RequiresMountsFor=/run/user/1000/containers\n"
+        "# Beyond 1.5: start after the Podman API socket (site containers may use it) and the image store;\n"
+        "# at shutdown the site is then stopped before both.\n"
+        "Wants=podman.socket\n"
+        "After=podman.socket\n"
+        f"RequiresMountsFor={tmp_path}/xdg-data/containers/storage\n"
         "\n"
         "[Service]\n"
         "TimeoutStopSec=70\n"
@@ -130,6 +136,8 @@ def test_system_unit_differs_in_mounts_and_target(tmp_path: Path) -> None:
     lines = render_unit(layout, system=True).splitlines()
     assert "Description=skupper-podman-west.service" in lines
     assert "RequiresMountsFor=/run/containers" in lines
+    assert "RequiresMountsFor=/var/lib/containers/storage" in lines
+    assert lines.index("Wants=podman.socket") < lines.index("[Service]")
     assert "WantedBy=multi-user.target" in lines
 
 
@@ -151,7 +159,9 @@ def test_scripts_are_written_executable(tmp_path: Path, namespace: str) -> None:
     start, stop = write_scripts(layout)
     assert (start, stop) == (layout.start_script, layout.stop_script)
     expected = render_scripts(layout)
-    for path, text, verb in ((start, expected[0], "podman start"), (stop, expected[1], "podman stop -t 10")):
+    # start: every container of the site; stop: the running ones (an exited one would be restarted)
+    for path, text, verb, which in ((start, expected[0], "podman start", " --all"),
+                                    (stop, expected[1], "podman stop -t 10", "")):
         assert _mode(path) == 0o755
         assert path.read_text() == text
         lines = text.splitlines()
@@ -159,7 +169,7 @@ def test_scripts_are_written_executable(tmp_path: Path, namespace: str) -> None:
         assert "set -o errexit" in lines and "set -o nounset" in lines
         assert (
             "names=$(podman container ls --filter label=application=skupper "
-            f"--filter label=skupper-podman.io/namespace={namespace} --format '{{{{.Names}}}}' --all)"
+            f"--filter label=skupper-podman.io/namespace={namespace} --format '{{{{.Names}}}}'{which})"
         ) in lines
         assert f'    {verb} "${{name}}"' in lines
         assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
@@ -182,8 +192,14 @@ def test_install_user_unit_exact_calls_files_and_linger_advice(tmp_path: Path, l
     path = tmp_path / "units" / unit
     assert path.read_text() == render_unit(layout, system=False, run_dir=tmp_path / "run")
     assert _mode(path) == 0o644
+    for prefix in ("run-", "rootless-netns-", "podman-"):
+        drop_in = (tmp_path / "units" / f"{prefix}.scope.d" / f"50-{unit}.conf").read_text()
+        assert f"[Unit]\nBefore={unit}\n" in drop_in
     assert _mode(layout.start_script) == _mode(layout.stop_script) == 0o755
-    assert messages == ["It is recommended to enable lingering for alice, otherwise Skupper may not start on boot."]
+    assert messages == [
+        "It is recommended to enable lingering for alice, otherwise Skupper may not start on boot.",
+        "To start the site at boot without a login, run as root: loginctl enable-linger alice",
+    ]
 
 
 def test_install_with_lingering_enabled_says_nothing(tmp_path: Path, linger_dir: Path) -> None:
@@ -203,6 +219,7 @@ def test_install_system_unit_uses_plain_systemctl(tmp_path: Path) -> None:
     ]
     assert messages == []
     assert "WantedBy=multi-user.target" in (tmp_path / "units" / "skupper-podman.service").read_text()
+    assert sorted(p.name for p in (tmp_path / "units").iterdir()) == ["run-.scope.d", "skupper-podman.service"]
 
 
 def test_install_without_systemd_keeps_the_scripts(tmp_path: Path) -> None:
@@ -250,6 +267,7 @@ def test_remove_exact_calls_and_files(tmp_path: Path) -> None:
         ["systemctl", "--user", "reset-failed", unit],
     ]
     assert not manager.unit_path(layout).exists()
+    assert manager.scope_drop_ins(layout) and not any(p.exists() for p in manager.scope_drop_ins(layout))
     assert not layout.start_script.exists() and not layout.stop_script.exists()
 
 
@@ -276,22 +294,104 @@ def test_linger_advice(tmp_path: Path, linger_dir: Path) -> None:
     assert _manager(tmp_path, FakeRunner(), system=True, linger_dir=linger_dir).linger_advice("carol") is None
 
 
-def test_enable_linger_success_and_failure(tmp_path: Path) -> None:
-    runner = FakeRunner()
-    assert _manager(tmp_path, runner).enable_linger() is None
+def test_enable_linger_runs_loginctl_once_and_checks_the_result(tmp_path: Path, linger_dir: Path) -> None:
+    class LogindRunner(FakeRunner):
+        def run(self, argv: Sequence[str]) -> CommandResult:
+            (linger_dir / argv[-1]).touch()
+            return super().run(argv)
+
+    runner = LogindRunner()
+    manager = _manager(tmp_path, runner, linger_dir=linger_dir)
+    assert manager.enable_linger() is True
+    assert manager.enable_linger() is False  # on already: loginctl is not run again
     assert runner.calls == [["loginctl", "enable-linger", "alice"]]
-    warning = _manager(tmp_path, FakeRunner(fail=["enable-linger"])).enable_linger("bob")
-    assert warning == "Warning: unable to enable lingering for bob - boom enable-linger"
 
 
-def test_real_loginctl_failure_becomes_a_warning(tmp_path: Path) -> None:
+def test_enable_linger_refused_gives_the_advice(tmp_path: Path, linger_dir: Path) -> None:
+    manager = _manager(tmp_path, FakeRunner(fail=["enable-linger"]), linger_dir=linger_dir)
+    with pytest.raises(SystemdError) as err:
+        manager.enable_linger("bob")
+    assert str(err.value) == (
+        "Unable to enable lingering for bob - boom enable-linger. It is recommended to enable lingering for bob, "
+        "otherwise Skupper may not start on boot: run as root 'loginctl enable-linger bob'"
+    )
+    # loginctl said yes but logind wrote no linger file: not believed
+    with pytest.raises(SystemdError, match=f"no {linger_dir}/bob after loginctl"):
+        _manager(tmp_path, FakeRunner(), linger_dir=linger_dir).enable_linger("bob")
+
+
+def test_real_loginctl_failure_raises_one_line(tmp_path: Path) -> None:
     """PID 1 is not systemd here, so the real loginctl fails; an unknown user keeps any host safe."""
     user = f"skupper-podman-nouser-{uuid.uuid4().hex[:6]}"
-    warning = SystemdManager(SubprocessRunner(), system=False, linger_dir=tmp_path).enable_linger(user)
-    assert warning is not None
-    assert warning.startswith(f"Warning: unable to enable lingering for {user} - ")
-    assert len(warning) > len(f"Warning: unable to enable lingering for {user} - ")
-    assert "\n" not in warning
+    with pytest.raises(SystemdError) as err:
+        SystemdManager(SubprocessRunner(), system=False, linger_dir=tmp_path).enable_linger(user)
+    text = str(err.value)
+    assert text.startswith(f"Unable to enable lingering for {user} - ") and "\n" not in text
+    assert text.endswith(f"run as root 'loginctl enable-linger {user}'")
+
+
+# --- starts at boot --------------------------------------------------------------------------
+
+class StateRunner(FakeRunner):
+    """Answers ``is-enabled`` with ``state`` (or nothing, like a user without a user manager)."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__()
+        self.state = state
+
+    def run(self, argv: Sequence[str]) -> CommandResult:
+        super().run(argv)
+        return CommandResult(0 if self.state == "enabled" else 1, stdout=f"{self.state}\n" if self.state else "")
+
+
+def _booted(tmp_path: Path, runner, **kwargs) -> SystemdManager:
+    booted = tmp_path / "run-systemd-system"
+    booted.mkdir(exist_ok=True)
+    manager = _manager(tmp_path, runner, **kwargs)
+    manager.booted_dir = booted
+    return manager
+
+
+def test_no_boot_status_without_systemd(tmp_path: Path) -> None:
+    assert _manager(tmp_path, StateRunner("enabled")).boot_status(SiteLayout(data_dir=tmp_path)) is None
+
+
+@pytest.mark.parametrize(
+    ("system", "state", "linger", "starts", "fix"),
+    [
+        (True, "enabled", False, True, None),
+        (True, "disabled", False, False, "systemctl enable skupper-podman.service"),
+        (False, "enabled", True, True, None),
+        (False, "enabled", False, False, "loginctl enable-linger alice"),
+        (False, "disabled", True, False, "systemctl --user enable skupper-podman.service"),
+        (False, "not-found", True, False, None),
+        (False, "masked", True, False, None),
+    ],
+)
+def test_boot_status(tmp_path: Path, linger_dir: Path, system: bool, state: str, linger: bool, starts: bool,
+                     fix: str | None) -> None:
+    if linger:
+        (linger_dir / "alice").touch()
+    runner = StateRunner(state)
+    boot = _booted(tmp_path, runner, system=system, linger_dir=linger_dir).boot_status(SiteLayout(data_dir=tmp_path))
+    assert boot is not None
+    assert (boot.unit_state, boot.starts_at_boot, boot.fix) == (state, starts, fix)
+    assert boot.lingering == (None if system else linger)
+    assert runner.calls == [["systemctl", *([] if system else ["--user"]), "is-enabled", "skupper-podman.service"]]
+    assert boot.to_dict()["starts_at_boot"] is starts
+
+
+def test_unit_state_read_from_files_without_a_user_manager(tmp_path: Path) -> None:
+    layout = SiteLayout(data_dir=tmp_path / "data")
+    manager = _booted(tmp_path, StateRunner(""))
+    assert manager.unit_state(layout) == "not-found"
+    manager.unit_path(layout).parent.mkdir()
+    manager.unit_path(layout).write_text(render_unit(layout, system=False, run_dir=tmp_path))
+    assert manager.unit_state(layout) == "disabled"
+    wants = tmp_path / "units" / "default.target.wants"
+    wants.mkdir()
+    (wants / layout.unit_name).symlink_to(manager.unit_path(layout))
+    assert manager.unit_state(layout) == "enabled"
 
 
 # --- the real runner -------------------------------------------------------------------------
@@ -323,7 +423,7 @@ def test_real_runner_drives_systemctl_from_path(tmp_path: Path, fake_binaries, m
     manager = SystemdManager(system=False, unit_dir=tmp_path / "units", linger_dir=fake_binaries["linger"],
                              run_dir=tmp_path, user="alice")
     assert isinstance(manager.runner, SubprocessRunner)
-    assert manager.install(layout)[-1].startswith("It is recommended to enable lingering for alice")
+    assert manager.install(layout)[-2].startswith("It is recommended to enable lingering for alice")
     manager.remove(layout)
     unit = "skupper-podman-east.service"
     assert fake_binaries["systemctl"].read_text().splitlines() == [
@@ -346,6 +446,6 @@ def test_real_runner_drives_systemctl_from_path(tmp_path: Path, fake_binaries, m
 def test_real_runner_enables_linger_with_loginctl_from_path(fake_binaries) -> None:
     manager = SystemdManager(system=False, linger_dir=fake_binaries["linger"], user="alice")
     assert manager.linger_advice() is not None
-    assert manager.enable_linger() is None
+    assert manager.enable_linger() is True
     assert fake_binaries["loginctl"].read_text() == "enable-linger alice\n"
     assert manager.linger_advice() is None
