@@ -9,6 +9,7 @@ command; ``gateway unexpose`` → the unit and the service are gone.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import tarfile
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.vm.conftest import ROUTER_IMAGE
-from tests.vm.vmsim import APP_PORT, VM, poll
+from tests.vm.vmsim import ALICE, APP_PORT, NIC_ADDRESS, VM, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -66,18 +67,16 @@ def install_skrouterd(vm: VM, work: Path) -> None:
     assert _ok(vm.run(["skrouterd", "--version"])).strip() == "2.5.3"
 
 
-def fetch(vm: VM, seconds: float = 60) -> str | None:
-    """GET http://app:8080/ from a container on the site's network inside the VM."""
+def fetch(vm: VM, seconds: float = 60, service: str = "app") -> str | None:
+    """GET http://<service>:8080/ from a container on the site's network inside the VM."""
     done = vm.run(["podman", "run", "--rm", "--network", f"{NS}-skupper", ROUTER_IMAGE, "python3", "-c", CLIENT,
-                   f"http://app:{APP_PORT}/", str(seconds)], check=False, timeout=seconds + 60)
+                   f"http://{service}:{APP_PORT}/", str(seconds)], check=False, timeout=seconds + 60)
     return done.stdout if done.returncode == 0 else None
 
 
-def gateway_status(vm: VM) -> dict:
-    import json
-
+def gateway_status(vm: VM, name: str = GATEWAY) -> dict:
     found = json.loads(_ok(vm.skupper("gateway", "status", "-o", "json", "-n", NS)))
-    return next((g for g in found if g["name"] == GATEWAY), {})
+    return next((g for g in found if g["name"] == name), {})
 
 
 def main_pid(vm: VM) -> int:
@@ -87,7 +86,8 @@ def main_pid(vm: VM) -> int:
 @pytest.fixture(scope="module")
 def gateway_vm(vm: VM, tmp_path_factory: pytest.TempPathFactory):
     install_skrouterd(vm, tmp_path_factory.mktemp("skrouterd"))
-    _ok(vm.skupper("init", "-n", NS, "--site-name", "vm-gws", "--bind-port", "56671", "--bind-port-edge", "46671"))
+    _ok(vm.skupper("init", "-n", NS, "--site-name", "vm-gws", "--ingress-host", NIC_ADDRESS,
+                   "--bind-port", "56671", "--bind-port-edge", "46671"))
     yield vm
     vm.skupper("delete", "-n", NS)
 
@@ -135,3 +135,47 @@ def test_unexpose_removes_the_unit_and_the_service(gateway_vm: VM):
     assert vm.run(["test", "-e", f"/etc/systemd/system/{UNIT}"], check=False).returncode != 0
     assert _ok(vm.skupper("gateway", "status", "-n", NS)).strip() == "No gateway definition found"
     assert "app:8080" not in _ok(vm.skupper("service", "status", "-n", NS))
+
+
+BUNDLE_YAML = f"""\
+name: vmbundle
+bindings:
+  - name: vmapp
+    host: 127.0.0.1
+    service: {{address: "vmapp:{APP_PORT}", protocol: tcp, ports: [{APP_PORT}]}}
+    target_ports: [{APP_PORT}]
+qdr-listeners:
+  - {{name: amqp, host: localhost, port: 25672}}
+"""
+
+
+def test_a_bundle_launched_by_a_user_runs_under_a_user_unit(gateway_vm: VM, figures):
+    """``sh ./launch.py`` (the service type) as alice, who has no skupper and no site: her
+    user unit runs skrouterd, which reaches root's site by its ingress address."""
+    vm = gateway_vm
+    _ok(vm.skupper("service", "create", "vmapp", str(APP_PORT), "-n", NS))
+    vm.write("/root/vmbundle.yaml", BUNDLE_YAML)
+    _ok(vm.skupper("gateway", "generate-bundle", "/root/vmbundle.yaml", "/tmp", "-n", NS))
+    vm.run(["loginctl", "enable-linger", ALICE.name])
+    poll(lambda: vm.unit_active(f"user@{ALICE.uid}.service") == "active", 60, "alice's user manager")
+    vm.run(["sh", "-c", "mkdir -p /home/alice/gw && tar -xzf /tmp/vmbundle.tar.gz -C /home/alice/gw"
+                        + " && chown -R alice: /home/alice/gw"])
+    start = time.monotonic()
+    launch = vm.run(["sh", "-c", "cd /home/alice/gw && PATH=/usr/local/bin:/usr/bin:/bin sh ./launch.py"], ALICE,
+                    check=False)
+    assert launch.returncode == 0, launch.stdout + launch.stderr
+    try:
+        poll(lambda: gateway_status(vm, "vmbundle").get("connected") is True, 90, "the bundle's router connected")
+    except AssertionError as err:
+        journal = vm.run(["journalctl", "--user", "-u", "vmbundle.service", "-n", "40", "--no-pager"], ALICE,
+                         check=False)
+        raise AssertionError(f"{err}\n{gateway_status(vm, 'vmbundle')}\n{journal.stdout}{journal.stderr}") from None
+    figures("bundle (service type, user unit): launch.py -> connected", time.monotonic() - start)
+    assert gateway_status(vm, "vmbundle")["type"] == "bundle"
+    assert fetch(vm, service="vmapp") == APP_BODY
+    removed = vm.run(["sh", "-c", "cd /home/alice/gw && sh ./remove.py"], ALICE, check=False)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert vm.run(["test", "-e", "/home/alice/.local/share/skupper/bundle/vmbundle"], check=False).returncode != 0
+    assert vm.run(["test", "-e", "/home/alice/.config/systemd/user/vmbundle.service"], check=False).returncode != 0
+    poll(lambda: gateway_status(vm, "vmbundle").get("connected") is False, 30, "the removed bundle disconnected")
+    vm.run(["loginctl", "disable-linger", ALICE.name])
