@@ -11,6 +11,7 @@ Usage: .venv/bin/python bench/bench_flow.py [rounds, default 3] [idle window s, 
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -46,7 +47,7 @@ def appear_round(user: IsolatedUser, hub_ns: str, ns: str, token: Path) -> dict[
     linked = time.perf_counter()
     seen = both = float("nan")
     while time.perf_counter() - start < 120:
-        if seen != seen and sees(hub, ns, False):
+        if math.isnan(seen) and sees(hub, ns, False):
             seen = time.perf_counter() - start
         if sees(hub, ns, True):
             both = time.perf_counter() - start

@@ -10,7 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from link_two_sites import make_site  # the example beside this one (its directory is on sys.path)
+# the example beside this one (a script's directory is on sys.path)
+from link_two_sites import make_site
 
 from skupper_podman import FlowCollector, Links, NetworkStatus, Services, Site, SkupperError, debug_dump, network_status
 

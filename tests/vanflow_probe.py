@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from proton import Message, SSLDomain
 from proton.utils import BlockingConnection, BlockingReceiver
@@ -47,7 +48,7 @@ class Probe:
     receivers: dict[str, BlockingReceiver] = field(default_factory=dict)
     seen: list[Got] = field(default_factory=list)
 
-    def open(self, timeout: float = 30.0) -> "Probe":
+    def open(self, timeout: float = 30.0) -> Probe:
         domain = SSLDomain(SSLDomain.MODE_CLIENT)
         domain.set_trusted_ca_db(f"{self.tls_dir}/ca.crt")
         domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, f"{self.tls_dir}/ca.crt")
@@ -59,7 +60,7 @@ class Probe:
                                                      allowed_mechs="EXTERNAL", sni="skupper-router-local",
                                                      virtual_host="skupper-router-local")
                 break
-            except Exception:  # noqa: BLE001 - the router may be restarting
+            except Exception:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,9 +25,9 @@ class Node:
 
     item: str
     details: dict[str, str] = field(default_factory=dict)
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
-    def child(self, item: str, details: dict[str, str] | None = None) -> "Node":
+    def child(self, item: str, details: dict[str, str] | None = None) -> Node:
         node = Node(item, details or {})
         self.children.append(node)
         return node
@@ -85,7 +85,7 @@ def status_text(status: NetworkStatus, verbose: bool = False, site_name: str = "
 def network_status(
     namespace: Namespace = "",
     verbose: Verbose = False,
-    site: Annotated[Optional[str], typer.Option("--site", "-s", metavar="NAME",
+    site: Annotated[str | None, typer.Option("--site", "-s", metavar="NAME",
                                                 help="Filter by a specific site name.")] = None,
     output: Output = "text",
 ) -> None:

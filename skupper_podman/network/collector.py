@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from skupper_podman.errors import DamagedState, NotInitialized, RouterUnavailable
 from skupper_podman.network import deploy
@@ -52,11 +52,11 @@ class ControllerReport:
         return max(0.0, time.time() - self.written)
 
 
-def controller_name(site: "Site") -> str:
+def controller_name(site: Site) -> str:
     return site.layout.name(deploy.CONTROLLER)
 
 
-def read_report(site: "Site", require_fresh: bool = True) -> ControllerReport:
+def read_report(site: Site, require_fresh: bool = True) -> ControllerReport:
     """The controller's report; NotInitialized/RouterUnavailable when there is none or it is stale."""
     info = site.get()
     name = controller_name(site)
@@ -80,7 +80,7 @@ def read_report(site: "Site", require_fresh: bool = True) -> ControllerReport:
     return report
 
 
-def site_access(site: "Site") -> RouterAccess:
+def site_access(site: Site) -> RouterAccess:
     """How this host reaches the site router: its published amqps port, the local client credential."""
     info = site.get()
     if info.management_port is None:
@@ -91,7 +91,7 @@ def site_access(site: "Site") -> RouterAccess:
 class _ThreadedCollector(NetworkCollector):
     """The collector with a lock around its state and a stop flag checked by a timer."""
 
-    def __init__(self, access: RouterAccess, purge_after: float, changes: "queue.Queue[Change]") -> None:
+    def __init__(self, access: RouterAccess, purge_after: float, changes: queue.Queue[Change]) -> None:
         super().__init__(access, purge_after, on_change=changes.put)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -116,12 +116,12 @@ class _ThreadedCollector(NetworkCollector):
 class FlowCollector:
     """A live vanflow collector on a site's router, in a background thread."""
 
-    def __init__(self, site: "Site", purge_after: float = PURGE_AFTER) -> None:
+    def __init__(self, site: Site, purge_after: float = PURGE_AFTER) -> None:
         self._changes: queue.Queue[Change] = queue.Queue()
         self._handler = _ThreadedCollector(site_access(site), purge_after, self._changes)
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "FlowCollector":
+    def start(self) -> FlowCollector:
         from proton.reactor import Container
 
         if self._thread is None:
@@ -134,7 +134,7 @@ class FlowCollector:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FlowCollector":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -63,7 +63,7 @@ class Settings:
     purge_after: float = flowstate.PURGE_AFTER
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> "Settings":
+    def from_env(cls, env: dict[str, str]) -> Settings:
         defaults = cls("", "")
         return cls(
             site_id=env["SKUPPER_SITE_ID"],

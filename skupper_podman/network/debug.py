@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 SKSTAT = {"g": "router", "c": "connection", "l": "router.link", "n": "router.node", "a": "router.address",
           "m": "allocator"}
 LOG_TAIL = 5000
-_PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
-_SECRET_FIELD = re.compile(r'("(?:password|tls\.key|token|secret)"\s*:\s*)"[^"]*"', re.I)
+_PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
+_SECRET_FIELD = re.compile(r'("(?:password|tls\.key|token|secret)"\s*:\s*)"[^"]*"', re.IGNORECASE)
 REDACTED = "[redacted]"
 
 
@@ -70,7 +70,7 @@ class _Archive:
             self.problems.append(f"{name}: {' '.join(str(err).split())}")
 
 
-def debug_dump(site: "Site", path: str | Path) -> DumpResult:
+def debug_dump(site: Site, path: str | Path) -> DumpResult:
     """Write the site's debug archive to ``path`` (``.tar.gz`` added when missing)."""
     target = Path(path)
     if not target.name.endswith((".tar.gz", ".tgz")):
@@ -87,7 +87,7 @@ def debug_dump(site: "Site", path: str | Path) -> DumpResult:
     return DumpResult(target, archive.result_files, archive.problems)
 
 
-def _collect(site: "Site", info: Any, archive: _Archive) -> None:
+def _collect(site: Site, info: Any, archive: _Archive) -> None:
     from skupper_podman.network.collector import read_report
     from skupper_podman.site.status import version_info
 
@@ -113,18 +113,18 @@ def _collect(site: "Site", info: Any, archive: _Archive) -> None:
     archive.collect("flow/network.json", lambda: read_report(site, require_fresh=False).raw)
 
 
-def _router_build(site: "Site") -> str:
+def _router_build(site: Site) -> str:
     with site.management() as client:
         rows = client.query("router", ["version"])
     return str(rows[0].get("version", "")) if rows else ""
 
 
-def _query(site: "Site", info: Any, entity: str) -> list[dict[str, Any]]:
+def _query(site: Site, info: Any, entity: str) -> list[dict[str, Any]]:
     with site.management(info) as client:
         return client.query(entity)
 
 
-def _link_metadata(site: "Site", volume: Any) -> dict[str, Any]:
+def _link_metadata(site: Site, volume: Any) -> dict[str, Any]:
     """A link's token volume: its labels and the names (only) of the files it holds."""
     names = sorted(p.name for p in site.files.path(volume.name).iterdir())
     return {"volume": volume.name, "labels": dict(volume.labels), "files": names}
@@ -140,7 +140,7 @@ class EventGroup:
     messages: list[tuple[int, str, float]] = field(default_factory=list)  # (count, message, last time)
 
 
-def controller_events(site: "Site") -> list[EventGroup]:
+def controller_events(site: Site) -> list[EventGroup]:
     """The site controller's recent events grouped by name, newest group first (1.5's layout)."""
     from skupper_podman.network.collector import read_report
 

@@ -36,12 +36,12 @@ def runtime_sources() -> dict[str, bytes]:
     return {name: package.joinpath(name).read_bytes() for name in RUNTIME_MODULES}
 
 
-def install_code(site: "Site") -> None:
+def install_code(site: Site) -> None:
     """Write (or refresh) the controller's modules in its volume."""
     site.files.write_all(site.vol(CONTROLLER_VOLUME), runtime_sources(), subdir=CODE_DIR)
 
 
-def controller_spec(site: "Site", image: str, network: str, site_id: str, site_name: str) -> ContainerSpec:
+def controller_spec(site: Site, image: str, network: str, site_id: str, site_name: str) -> ContainerSpec:
     """The ``skupper-controller-podman`` container of a site (1.5's name and environment).
 
     ``SKUPPER_FLOW_PURGE_SECONDS`` in the caller's environment shortens the purge time of silent

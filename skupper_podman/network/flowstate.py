@@ -63,7 +63,7 @@ class FlowRecord:
         return {"type": self.type_name, "source": self.source, **attrs}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "FlowRecord":
+    def from_json(cls, data: dict[str, Any]) -> FlowRecord:
         attrs = {vanflow.ATTR[k]: v for k, v in data.items() if k in vanflow.ATTR}
         type_code = next((c for c, n in vanflow.TYPE_NAMES.items() if n == data.get("type")), -1)
         attrs[vanflow.TYPE_OF_RECORD] = type_code
@@ -107,7 +107,7 @@ class FlowState:
         source = self.sources.get(str(props.get("id") or ""))
         if source is not None:
             source.last_heard = now
-        direct = to[3:] if to.startswith("mc/") else to
+        direct = to.removeprefix("mc/")
         ready = next((s for s in self.sources.values() if s.flush_pending and s.direct == direct), None)
         if ready is not None:
             ready.flush_pending = False
@@ -158,7 +158,7 @@ class FlowState:
                 "records": [r.to_json() for r in self.records.values()]}
 
     @classmethod
-    def from_snapshot(cls, data: dict[str, Any], purge_after: float = PURGE_AFTER) -> "FlowState":
+    def from_snapshot(cls, data: dict[str, Any], purge_after: float = PURGE_AFTER) -> FlowState:
         state = cls(purge_after)
         for item in data.get("sources") or []:
             state.sources[item["id"]] = EventSource(item["id"], item.get("type", ""), item.get("address", ""),

@@ -210,5 +210,5 @@ class ProcessInformer:
 def default_socket() -> str | None:
     """The mounted Podman socket (``PODMAN_ENDPOINT``), when there is one."""
     endpoint = os.environ.get("PODMAN_ENDPOINT", "/tmp/podman.sock")
-    path = endpoint[len("unix://"):] if endpoint.startswith("unix://") else endpoint
+    path = endpoint.removeprefix("unix://")
     return path if path.startswith("/") and os.path.exists(path) else None

@@ -86,7 +86,7 @@ def _short(router: FlowRecord) -> str:
 
 def _printable(router: FlowRecord, site_name: str) -> bool:
     short = _short(router)
-    return short.startswith(site_name) or short.startswith("skupper-gateway")
+    return short.startswith((site_name, "skupper-gateway"))
 
 
 def _main_router(routers: list[FlowRecord], site_name: str) -> FlowRecord | None:
@@ -159,7 +159,7 @@ def _site(sid: str, record: FlowRecord, routers: list[FlowRecord], router_site: 
     return entry
 
 
-def network_status(site: "Site") -> NetworkStatus:
+def network_status(site: Site) -> NetworkStatus:
     """The whole network as the site's controller knows it (see ``collector.read_report``)."""
     from skupper_podman.network.collector import read_report
 

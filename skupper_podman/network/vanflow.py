@@ -135,7 +135,7 @@ class Received:
     def source_id(self) -> str:
         """The id a message refreshes: ``id`` of beacons and heartbeats, ``to`` of records."""
         if self.kind == RECORD:
-            source = self.to[len("mc/sfe."):] if self.to.startswith("mc/sfe.") else self.to
+            source = self.to.removeprefix("mc/sfe.")
             for suffix in SUB_ADDRESSES:
                 source = source.removesuffix(suffix)
             return source

@@ -5,7 +5,11 @@ import json
 from pathlib import Path
 
 from skupper_podman.network import vanflow
-from skupper_podman.network.informer import ProcessInformer, process_role, service_targets
+from skupper_podman.network.informer import (
+    ProcessInformer,
+    process_role,
+    service_targets,
+)
 
 NS = "west"
 

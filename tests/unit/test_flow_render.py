@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from skupper_podman.cli.network_commands import status_text
-from skupper_podman.network.status import LinkedSite, NetworkSite, NetworkStatus, ServiceInfo
+from skupper_podman.network.status import (
+    LinkedSite,
+    NetworkSite,
+    NetworkStatus,
+    ServiceInfo,
+)
 
 
 def test_tree_as_1_5_prints_it():
