@@ -75,3 +75,9 @@ if [ ! -x /usr/local/bin/skrouterd ] && [ -x "$BUILD_ROUTER" ]; then
   log "installing skrouterd under /usr/local (build-real-router --host)"
   "$BUILD_ROUTER" --host >/dev/null
 fi
+
+# The "VM" of the boot-persistence tests (tests/vm): built once per machine (~1.5 min), when the
+# image builder is beside the checkout.
+if [ -x "$ROOT/../shared/tools/make-vm-image" ]; then
+  log "VM image for tests/vm: $(bash "$ROOT/scripts/vm-image.sh")"
+fi

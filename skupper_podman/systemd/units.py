@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from skupper_podman.errors import SystemdError
 from skupper_podman.paths import (
@@ -80,7 +81,8 @@ class SubprocessRunner:
     def run(self, argv: Sequence[str]) -> CommandResult:
         try:
             done = subprocess.run(
-                list(argv), capture_output=True, text=True, timeout=self.timeout, stdin=subprocess.DEVNULL
+                list(argv), capture_output=True, text=True, timeout=self.timeout, stdin=subprocess.DEVNULL,
+                check=False,
             )
         except FileNotFoundError:
             return CommandResult(127, stderr=f"{argv[0]}: command not found")

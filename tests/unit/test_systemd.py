@@ -5,8 +5,8 @@ import os
 import stat
 import subprocess
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 
@@ -77,7 +77,8 @@ def test_rendered_units_verify_cleanly(tmp_path: Path, namespace: str, system: b
     unit.parent.mkdir()
     unit.write_text(render_unit(layout, system=system, run_dir=run_dir))
     argv = ["systemd-analyze", *([] if system else ["--user"]), "verify", str(unit)]
-    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": str(run_dir)})
+    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": str(run_dir)},
+                          check=False)
     assert (done.returncode, done.stderr) == (0, "")
 
 
@@ -86,7 +87,7 @@ def test_verify_check_catches_a_missing_script(tmp_path: Path) -> None:
     layout = SiteLayout(data_dir=tmp_path / "data")
     unit = tmp_path / layout.unit_name
     unit.write_text(render_unit(layout, system=True))
-    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False)
     assert done.returncode != 0
     assert "start-podman.sh is not executable" in done.stderr
 
@@ -172,7 +173,7 @@ def test_scripts_are_written_executable(tmp_path: Path, namespace: str) -> None:
             f"--filter label=skupper-podman.io/namespace={namespace} --format '{{{{.Names}}}}'{which})"
         ) in lines
         assert f'    {verb} "${{name}}"' in lines
-        assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
+        assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
 
 
 # --- install / remove ------------------------------------------------------------------------
@@ -449,3 +450,27 @@ def test_real_runner_enables_linger_with_loginctl_from_path(fake_binaries) -> No
     assert manager.enable_linger() is True
     assert fake_binaries["loginctl"].read_text() == "enable-linger alice\n"
     assert manager.linger_advice() is None
+
+
+# --- the status line ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("system", "state", "linger", "line"),
+    [
+        (True, "enabled", None, "The site starts at boot (system unit skupper-podman.service is enabled)."),
+        (False, "enabled", True,
+         "The site starts at boot (user unit skupper-podman.service is enabled, lingering is on for alice)."),
+        (False, "enabled", False,
+         ("The site does not start at boot (user unit skupper-podman.service is enabled, lingering is off for "
+          "alice). To fix, run: loginctl enable-linger alice")),
+        (True, "disabled", None, ("The site does not start at boot (system unit skupper-podman.service is "
+                                  "disabled). To fix, run: systemctl enable skupper-podman.service")),
+        (False, "not-found", True, ("The site does not start at boot (user unit skupper-podman.service is not "
+                                    "installed, lingering is on for alice).")),
+    ],
+)
+def test_boot_line(system: bool, state: str, linger: bool | None, line: str) -> None:
+    from skupper_podman.cli.site_messages import boot_line
+    from skupper_podman.systemd.boot import BootStatus
+
+    assert boot_line(BootStatus("skupper-podman.service", system, "alice", state, linger)) == line

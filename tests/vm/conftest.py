@@ -23,7 +23,7 @@ FIGURES: list[tuple[str, float]] = []
 
 def _script(*args: str) -> str:
     done = subprocess.run(["bash", str(REPO / "scripts/vm-image.sh"), *args], capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, check=False)
     if done.returncode != 0:
         pytest.fail(f"scripts/vm-image.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout.strip().splitlines()[-1]
@@ -46,7 +46,8 @@ def vm(tmp_path_factory: pytest.TempPathFactory):
         machine.boot()
         for path, text in SCAFFOLDING.items():
             machine.write(path, text)
-        machine.run(["systemctl", "enable", "--now", "vmsim-nic.service", "vmsim-app.service"])
+        units = [path.rsplit("/", 1)[1] for path in SCAFFOLDING if path.endswith(".service")]
+        machine.run(["systemctl", "enable", "--now", *units])
         machine.run(["sh", "-c", "mkdir -p /var/log/journal && systemctl restart systemd-journald && journalctl --flush"])
         machine.copy_in(wheel, f"/tmp/{wheel.name}")
         machine.run(["/opt/vmsim/venv/bin/pip", "install", "-q", "--no-index", "--find-links", "/opt/vmsim/wheels",

@@ -22,6 +22,7 @@ APP_BODY = "hello from the vmsim app\n"
 # backend: target bound on root's site, published on alice's; backend-a: the other way round
 SERVICES = {"backend": (ROOT, ALICE, 18080), "backend-a": (ALICE, ROOT, 18081)}
 SHUT_DOWN = "ROUTER (info) Shut Down"  # what the router logs when it stops on SIGTERM
+STOPPED = f"Stopped {UNIT}."  # what systemd logs when the unit's ExecStop is done
 BOOT_TIMEOUT = 60.0
 # A link between the VM's rootless and rootful sites sometimes takes a minute to come up: a
 # connection through slirp4netns (or rootlessport) opens, then carries nothing, and the router's
@@ -64,7 +65,7 @@ def wait_back(vm: VM, figures, label: str) -> None:
     figures(f"{label}: reboot -> alice's router running", vm.since_boot())
     for user in (ALICE, ROOT):
         for name, url in service_url(user).items():
-            poll(lambda: vm.http_get(url) == APP_BODY, LINK_TIMEOUT, f"{name} via {user.name}'s site", 0.2)
+            poll(lambda url=url: vm.http_get(url) == APP_BODY, LINK_TIMEOUT, f"{name} via {user.name}'s site", 0.2)
             figures(f"{label}: reboot -> {name} reachable via {user.name}'s site", vm.since_boot())
 
 
@@ -150,7 +151,7 @@ def test_linked_sites_serve_services_across_the_link(vm: VM) -> None:
     assert "Link link1 is connected" in _ok(vm.skupper("link", "status", "--wait", "60", user=ALICE))
     for user in (ALICE, ROOT):
         for name, url in service_url(user).items():
-            poll(lambda: vm.http_get(url) == APP_BODY, LINK_TIMEOUT, f"{name} via {user.name}'s site", 0.2)
+            poll(lambda url=url: vm.http_get(url) == APP_BODY, LINK_TIMEOUT, f"{name} via {user.name}'s site", 0.2)
 
 
 # -- reboots -----------------------------------------------------------------------------------
@@ -164,10 +165,10 @@ def test_after_a_reboot_both_sites_their_link_and_services_are_back(vm: VM, figu
     assert_sites_report_truthfully(vm)
     # the shutdown stopped each router with SIGTERM (podman stop), not SIGKILL, in time
     assert {user: clean_stops(vm, user) for user in (ROOT, ALICE)} == {user: n + 1 for user, n in stops.items()}
-    for unit in (["-u", UNIT], ["--user-unit", UNIT]):
-        journal = ["journalctl", "--since", since, "-o", "cat", "--no-pager", *unit]
-        poll(lambda: "Stopped skupper-podman.service." in vm.run(journal).stdout, 30, f"{unit} stop in the journal")
-        shutdown = vm.run(journal).stdout.split("Stopped skupper-podman.service.")[0]
+    for user, flag in ((ROOT, "--unit"), (ALICE, "--user-unit")):  # --user-unit: the caller's units
+        journal = ["journalctl", "--since", since, "-o", "cat", "--no-pager", flag, UNIT]
+        poll(lambda journal=journal, user=user: STOPPED in vm.run(journal, user).stdout, 30, f"{user.name}'s stop logged")
+        shutdown = vm.run(journal, user).stdout.split(STOPPED)[0]
         for bad in ("SIGKILL", "timed out", "Failed with result", "level=error", "panic"):
             assert bad not in shutdown, shutdown
     assert vm.run(["loginctl", "list-sessions", "--no-legend"]).stdout.strip() == ""
@@ -194,7 +195,7 @@ def test_a_crashed_router_comes_back_at_the_next_boot(vm: VM, figures) -> None:
     _ok(vm.skupper("enable-linger", "alice"))
     wait_user_manager(vm)
     for user in (ROOT, ALICE):
-        poll(lambda: router_state(vm, user) == "running", BOOT_TIMEOUT, f"{user.name}'s router")
+        poll(lambda user=user: router_state(vm, user) == "running", BOOT_TIMEOUT, f"{user.name}'s router")
         vm.run(["podman", "kill", ROUTER], user)  # SIGKILL: exited, and no restart by its policy
         assert router_state(vm, user) == "exited"
     vm.reboot()

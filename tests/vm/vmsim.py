@@ -8,9 +8,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 # Long enough for systemd to stop every unit (TimeoutStopSec=70) before Podman kills the VM.
 STOP_TIMEOUT = 90
@@ -18,8 +18,21 @@ STOP_TIMEOUT = 90
 # VM through its address (host.containers.internal), rootful ones through their bridge.
 NIC_ADDRESS = "192.168.144.10"
 APP_PORT = 8080
-# Test scaffolding inside the VM: the network card, and an application the sites expose.
+# Test scaffolding inside the VM: what a real machine has (shared mounts, a network card, a
+# persistent journal) and an application the sites expose.
 SCAFFOLDING = {
+    "/etc/systemd/system/vmsim-shared-root.service": """\
+[Unit]
+Description=Shared mount propagation on / (systemd makes it so on a machine, not in a container)
+DefaultDependencies=no
+Before=sysinit.target local-fs.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/mount --make-rshared /
+[Install]
+WantedBy=sysinit.target
+""",
     "/etc/systemd/system/vmsim-nic.service": f"""\
 [Unit]
 Description=The VM's network card (a veth pair; this kernel has no dummy interfaces)
@@ -69,7 +82,8 @@ ALICE = User("alice", 1000)
 
 
 def host_podman(*args: str, check: bool = True, timeout: float = 300, stdin=None) -> subprocess.CompletedProcess:
-    done = subprocess.run(["podman", *args], capture_output=True, text=stdin is None, timeout=timeout, stdin=stdin)
+    done = subprocess.run(["podman", *args], capture_output=True, text=stdin is None, timeout=timeout, stdin=stdin,
+                          check=False)
     if check and done.returncode != 0:
         err = done.stderr if isinstance(done.stderr, str) else done.stderr.decode(errors="replace")
         raise AssertionError(f"podman {shlex.join(args)} failed ({done.returncode}): {err.strip()[-2000:]}")
@@ -163,7 +177,7 @@ class VM:
         done = subprocess.run(
             ["podman", "exec", "-i", self.name, "sh", "-c",
              f'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod {mode} "$1"', "-", path],
-            input=text, capture_output=True, text=True, timeout=60,
+            input=text, capture_output=True, text=True, timeout=60, check=False,
         )
         assert done.returncode == 0, done.stderr
 
