@@ -8,7 +8,9 @@ process, and what it costs on the data plane.
 * throughput (iperf3, one stream), echo round trips and connect+echo from that client to a
   process on the host network (the "host process": iperf3 and an echo server in a
   ``--network host`` container) through the site's service router, the site router and the
-  gateway, against the same client dialling the host directly (host.containers.internal).
+  gateway, against the same client dialling the host directly (host.containers.internal) and
+  through a site service bound to the host (``skupper expose host host.containers.internal``:
+  one router, no gateway).
 
 Usage: .venv/bin/python bench/bench_gateway.py [--rounds 3] [--seconds 2]
 Env: QDROUTERD_IMAGE (via scripts/router-image.sh), BENCH_TOOLS_IMAGE (default acc-tools:1).
@@ -35,7 +37,7 @@ from common import (
 )
 
 N_RTT, N_CONNECT = 500, 100
-SERVICE = "gwbench"
+SERVICE, SITE_SERVICE = "gwbench", "sitebench"
 ECHO, IPERF = 9000, 5201
 
 
@@ -58,6 +60,9 @@ class Bench:
         ws.run("host-process", "--network", "host", TOOLS_IMAGE, "sh", "-c",
                f"iperf3 -s -p {self.iperf_port} -D && exec python3 /bench/server.py {self.echo_port}")
         ws.run("client", "--network", f"{self.ns}-skupper", TOOLS_IMAGE, "sleep", "infinity")
+        self.user.skupper("expose", "host", "host.containers.internal", "--address", SITE_SERVICE, "--port", str(ECHO),
+                          "--port", str(IPERF), "--target-port", f"{ECHO}:{self.echo_port}",
+                          "--target-port", f"{IPERF}:{self.iperf_port}", "-n", self.ns)
 
     def client(self, *args: str, timeout: float) -> dict:
         out = podman("exec", self.ws.name("client"), "python3", "/bench/client.py", *args, timeout=timeout)
@@ -119,10 +124,11 @@ def main() -> None:
         command, reachable = bench.expose_to_reachable()
         for round_index in range(args.rounds):
             row = {"direct": bench.measure("host.containers.internal", bench.echo_port, bench.iperf_port),
+                   "service": bench.measure(SITE_SERVICE, ECHO, IPERF),
                    "gateway": bench.measure(SERVICE, ECHO, IPERF)}
             rows.append(row)
-            print(f"  round {round_index + 1}/{args.rounds}: direct {row['direct']['gbps'] or 0:.2f} Gbit/s, "
-                  f"gateway {row['gateway']['gbps'] or 0:.2f} Gbit/s", flush=True)
+            print(f"  round {round_index + 1}/{args.rounds}: " + ", ".join(
+                f"{path} {row[path]['gbps'] or 0:.2f} Gbit/s" for path in row), flush=True)
     finally:
         bench.cleanup()
     print(f"router image: {bench.image}")
@@ -130,15 +136,18 @@ def main() -> None:
     print(f"gateway expose (init + bind) command:      {command * 1000:8.1f} ms")
     print(f"gateway expose -> reachable by name:       {reachable * 1000:8.1f} ms")
     print()
+    print("paths: direct = client -> host; service = client -> service router -> host; gateway = client ->"
+          " service router -> site router -> gateway router -> host")
     print(f"{'path':8} {'Gbit/s':>7} {'echo RTT ms':>12} {'connect+echo ms':>16}   fails")
-    for path in ("direct", "gateway"):
+    for path in ("direct", "service", "gateway"):
         gbps = median([r[path]["gbps"] for r in rows if r[path]["gbps"]])
         rtt = median([r[path]["rtt_ms"] for r in rows])
         conn = median([r[path]["connect_ms"] for r in rows if r[path]["connect_ms"] is not None])
         fails = sum(r[path]["connect_failures"] for r in rows)
         print(f"{path:8} {gbps:7.3f} {rtt:12.3f} {conn:16.3f}   {fails}")
-    ratios = [r["gateway"]["gbps"] / r["direct"]["gbps"] for r in rows if r["gateway"]["gbps"] and r["direct"]["gbps"]]
-    print(f"gateway throughput × direct: {median(ratios):.3f} (median of per-round ratios)")
+    for path, base in (("gateway", "direct"), ("gateway", "service")):
+        ratios = [r[path]["gbps"] / r[base]["gbps"] for r in rows if r[path]["gbps"] and r[base]["gbps"]]
+        print(f"{path} throughput × {base}: {median(ratios):.3f} (median of per-round ratios)")
     print(f"bench time {time.perf_counter() - started:.0f} s")
 
 
