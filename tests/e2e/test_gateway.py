@@ -284,7 +284,9 @@ qdr-listeners:
 """
 
 
-def test_bundle_launched_without_skupper_exposes_a_host_process_and_remove_cleans_up(site_env, tmp_path):
+@pytest.mark.parametrize("tool", ["podman", "docker"])
+def test_bundle_launched_without_skupper_exposes_a_host_process_and_remove_cleans_up(site_env, tmp_path, tool):
+    """docker is Debian's podman-docker in /usr/bin (scripts/setup.sh installs it)."""
     ns = site_env.namespace
     init_site(site_env, ns, "west")
     _ok(site_env.skupper("service", "create", "database", "8080", namespace=ns))
@@ -312,7 +314,7 @@ def test_bundle_launched_without_skupper_exposes_a_host_process_and_remove_clean
         env = {"PATH": plain_path, "HOME": str(remote_home), "QDROUTERD_IMAGE": site_env.image}
         try:
             started = time.monotonic()
-            launch = subprocess.run(["sh", "./launch.py", "-t", "podman"], cwd=unpacked, env=env,
+            launch = subprocess.run(["sh", "./launch.py", "-t", tool], cwd=unpacked, env=env,
                                     capture_output=True, text=True, timeout=120, check=False)
             assert launch.returncode == 0, launch.stdout + launch.stderr
             assert _wait_for(lambda: _gateway(site_env, ns, name).get("connected") is True, timeout=60)
