@@ -381,6 +381,10 @@ def test_service_gateway_without_skrouterd_or_systemd_says_so_and_leaves_nothing
     skrouterd.chmod(0o755)
     _fail(site_env.skupper("gateway", "init", "--name", "svc", namespace=ns),
           "Failed to create user service: Unable to")
+    # expose (the default type) rolls back the service it created, too
+    _fail(site_env.skupper("gateway", "expose", "app", "127.0.0.1", "8080", "--name", "svc", namespace=ns),
+          "Failed to create user service: Unable to")
+    assert _ok(site_env.skupper("service", "status", namespace=ns)).stdout.strip() == "No services defined"
     assert sorted(labelled(ns)) == before
     assert not list(Path("/etc/systemd/system").glob(f"*{ns}-svc*"))
     assert not list(Path("/etc/systemd/system").glob(f"*/{ns}-svc*"))
