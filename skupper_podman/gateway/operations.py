@@ -47,10 +47,10 @@ from skupper_podman.gateway.model import (
 )
 from skupper_podman.gateway.routerconf import CONTAINER_DIR, bridge_entities, render
 from skupper_podman.gateway.runners import Runner, process_name, runner_for
-from skupper_podman.gateway.store import GatewayStore
+from skupper_podman.gateway.store import KIND_LABEL, GatewayStore
 from skupper_podman.links.tokens import cert_token
 from skupper_podman.paths import SITE_CA
-from skupper_podman.rollback import Rollback
+from skupper_podman.rollback import Rollback, stop_signals_raise
 from skupper_podman.router.config import Entity
 from skupper_podman.router.management import ManagementClient
 from skupper_podman.services.containers import attached_routers
@@ -197,11 +197,11 @@ class Gateways:
                           url=f"amqp://127.0.0.1:{free_local_port()}", image=info.image,
                           created=_now(), extra_hosts=extra_hosts)
         credential = self._credential(info, router_id, host)
-        with Rollback() as undo:
+        with stop_signals_raise(), Rollback() as undo:
             directory = self.store.create(gateway, credential, undo)
             self.store.save(gateway, render(gateway, self._working_dir(gateway, directory)))
+            undo.add(lambda: runner.stop(self.site, name))  # before: a start cut short leaves a part
             runner.start(self.site, gateway, directory)
-            undo.add(lambda: runner.stop(self.site, name))
             self._wait_connected(gateway)
         return gateway
 
@@ -247,8 +247,6 @@ class Gateways:
     def store_kind(self, name: str) -> str:
         """The type label of a gateway volume ("" when there is none), readable when the
         definition inside is damaged."""
-        from skupper_podman.gateway.store import KIND_LABEL
-
         volume = self.site.podman.volume(self.store.volume(name))
         return volume.labels.get(KIND_LABEL, "") if volume is not None else ""
 
@@ -347,7 +345,7 @@ class Gateways:
             updated = replace(gateway, config=config)
             text = render(updated, self._working_dir(updated, self.store.directory(name)))
             old, new = _entities(gateway), _entities(updated)
-            with Rollback() as undo:
+            with stop_signals_raise(), Rollback() as undo:
                 if self.runner(gateway.kind).state(self.site, name) == "running":
                     self._apply_live(gateway, old, new, undo)
                 self.store.save(updated, text)
@@ -384,7 +382,7 @@ class Gateways:
             raise InputError(f"gateway previously created as {existing.kind} type, "
                              f"delete current gateway to change to {kind} type")
         services = Services(self.site)
-        with Rollback() as undo:
+        with stop_signals_raise(), Rollback() as undo:
             if address not in self._services():
                 services.create(address, service_ports, protocol=protocol, aggregate=aggregate,
                                 event_channel=event_channel, labels={GATEWAY_QUALIFIER: name})
@@ -484,7 +482,7 @@ class Gateways:
                           edge_host=hosts[0], edge_port=info.bind_port_edge or 0, image=info.image,
                           created=_now())
         credential = self._credential(info, router_id, hosts[0])
-        with Rollback() as undo:
+        with stop_signals_raise(), Rollback() as undo:
             stored = self.store.create(gateway, credential, undo)
             text = render(gateway, self._working_dir(gateway, stored))
             self.store.save(gateway, text)

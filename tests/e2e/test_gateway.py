@@ -231,6 +231,28 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(site_env, tmp_path):
     assert labelled(ns) == []
 
 
+def test_sigterm_half_way_through_expose_rolls_everything_back(site_env, tmp_path):
+    ns = site_env.namespace
+    init_site(site_env, ns, "west")
+    before = sorted(labelled(ns))
+    cmd = [sys.executable, "-m", "skupper_podman.cli", "--platform", "podman", "-n", ns, "gateway", "expose",
+           "backend", "127.0.0.1", "8080", "--type", "podman", "--name", "halfway"]
+    proc = subprocess.Popen(cmd, env=site_env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # half-way: the service and the gateway's volume are made, its router not yet connected
+        assert _wait_for(lambda: f"{ns}-skupper-gateway-halfway" in labelled(ns) or proc.poll() is not None,
+                         timeout=60, interval=0.05)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1 and "interrupted by SIGTERM" in stderr, stderr
+    assert sorted(labelled(ns)) == before
+    assert _ok(site_env.skupper("service", "status", namespace=ns)).stdout.strip() == "No services defined"
+
+
 def test_killed_gateway_router_comes_back_and_its_binding_works_again(site_env, tmp_path):
     ns = site_env.namespace
     with exposed_host_process(site_env, tmp_path, "phoenix") as (token, _port):
