@@ -153,6 +153,23 @@ def test_podman_gateway_exposes_a_host_process_and_forwards_a_network_service(si
         assert _fetch(site_env, east, "http://backend:8080/token.txt", seconds=5, check=False) == ""
 
 
+def test_http_protocol_binding_and_forward(site_env, tmp_path):
+    """--protocol http: an httpConnector to the host process and an httpListener on a local
+    port, both accepted by the real router and carrying requests."""
+    ns = site_env.namespace
+    init_site(site_env, ns, "west")
+    token = uuid.uuid4().hex
+    with host_server(tmp_path, token) as port:
+        _ok(site_env.skupper("gateway", "expose", "web", "127.0.0.1", f"8080:{port}", "--protocol", "http",
+                             "--type", "podman", "--name", "hgw", namespace=ns))
+        assert _fetch(site_env, ns, "http://web:8080/token.txt") == token
+        local = free_port()
+        _ok(site_env.skupper("gateway", "forward", "web", str(local), "--loopback", "--name", "hgw", namespace=ns))
+        assert _wait_for(lambda: _local_get(local, "/token.txt") == token, timeout=30)
+        gw = _gateway(site_env, ns, "hgw")
+        assert {b["protocol"] for b in gw["bindings"] + gw["forwards"]} == {"http"}
+
+
 def test_unexpose_keeps_the_gateway_with_delete_last_false(site_env, tmp_path):
     ns = site_env.namespace
     init_site(site_env, ns, "west")
