@@ -179,3 +179,14 @@ def test_a_bundle_launched_by_a_user_runs_under_a_user_unit(gateway_vm: VM, figu
     assert vm.run(["test", "-e", "/home/alice/.config/systemd/user/vmbundle.service"], check=False).returncode != 0
     poll(lambda: gateway_status(vm, "vmbundle").get("connected") is False, 30, "the removed bundle disconnected")
     vm.run(["loginctl", "disable-linger", ALICE.name])
+
+
+def test_site_delete_stops_the_gateway_unit(gateway_vm: VM):
+    vm = gateway_vm
+    _ok(vm.skupper("gateway", "expose", "app", "127.0.0.1", str(APP_PORT), "--name", GATEWAY, "-n", NS))
+    assert vm.unit_active(UNIT) == "active"
+    out = _ok(vm.skupper("delete", "-n", NS))
+    assert f"Gateway {GATEWAY} (service unit {NS}-{GATEWAY}) removed" in out
+    assert "Gateway vmbundle runs from a bundle elsewhere: it can no longer connect" in out
+    assert vm.unit_active(UNIT) != "active"
+    assert vm.run(["test", "-e", f"/etc/systemd/system/{UNIT}"], check=False).returncode != 0
