@@ -34,6 +34,11 @@ Address = Annotated[str, typer.Argument(metavar="ADDRESS", help="The service add
 Aggregate = Annotated[str | None, typer.Option(
     help="The aggregation strategy to use. One of 'json' or 'multipart'.")]
 EventChannel = Annotated[bool, typer.Option("--event-channel", help="This service will be a channel for multicast events.")]
+# bind and forward take 1.5's flags so its scripts run; as in 1.5, the service's own settings apply
+SameAggregate = Annotated[str | None, typer.Option(
+    "--aggregate", help="Accepted as 1.5 does; the service's own aggregation applies.")]
+SameEventChannel = Annotated[bool, typer.Option(
+    "--event-channel", help="Accepted as 1.5 does; the service's own setting applies.")]
 
 
 def _gateways(namespace: str) -> Gateways:
@@ -148,6 +153,8 @@ def gateway_bind(
     args: Annotated[list[str], typer.Argument(metavar="HOST PORT...", show_default=False)],
     namespace: Namespace = "",
     name: GatewayName = None,
+    aggregate: SameAggregate = None,
+    event_channel: SameEventChannel = False,
 ) -> None:
     """Bind a process to the service network."""
     try:
@@ -170,6 +177,8 @@ def gateway_forward(
     namespace: Namespace = "",
     name: GatewayName = None,
     loopback: Annotated[bool, typer.Option("--loopback", help="Forward from loopback only.")] = False,
+    aggregate: SameAggregate = None,
+    event_channel: SameEventChannel = False,
 ) -> None:
     """Forward an address to the service network."""
     for port in ports:
