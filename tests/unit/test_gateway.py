@@ -321,3 +321,23 @@ def test_status_text_is_the_15_tree():
         "   ╰─ Bindings:\n"
         "      ╰─ mydb:3306 tcp mydb:3306 localhost 3306")
     assert status_text([]) == "No gateway definition found"
+
+
+# -- the command line --------------------------------------------------------------------------
+
+NO_PODMAN = {"CONTAINER_HOST": "unix:///nonexistent/podman.sock"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["gateway", "init", "--type", "vm"], "vm is not a valid gateway type. Choose 'service', 'docker' or 'podman'."),
+    (["gateway", "forward", "db", "abc"], "Error: abc is not a valid forward port"),
+    (["gateway", "bind", "db", "localhost"],
+     "Error: gateway bind requires <address> <host> <port...> or <address> <host:port>"),
+    (["gateway", "unexpose", "db", "--delete-last=maybe"],
+     'invalid argument "maybe" for "--delete-last" flag: strconv.ParseBool: parsing "maybe": invalid syntax'),
+    (["gateway", "expose", "db", "localhost", "--protocol", "udp"],
+     "udp is not a valid mapping. Choose 'tcp', 'http' or 'http2'."),
+])
+def test_bad_command_lines_are_refused_before_any_podman_work(skupper_cli, args, message):
+    out = skupper_cli("--platform", "podman", *args, **NO_PODMAN)
+    assert out.returncode == 1 and out.stderr.strip() == message, out.stderr
