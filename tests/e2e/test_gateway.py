@@ -124,6 +124,7 @@ def test_podman_gateway_exposes_a_host_process_and_forwards_a_network_service(si
         assert "connected to the site" in text
         # the container carries the site's labels, so sweeps and site delete find it
         assert f"{west}-gw1" in labelled(west)
+        router_pid = _container_pid(f"{west}-gw1")
 
         _ok(site_env.skupper("service", "create", "backend", "8080", namespace=east))
         started = time.monotonic()
@@ -144,6 +145,8 @@ def test_podman_gateway_exposes_a_host_process_and_forwards_a_network_service(si
         _ok(site_env.skupper("gateway", "unforward", "far", "--name", "gw1", namespace=west))
         assert _wait_for(lambda: not _answers(local), timeout=10)
         assert _gateway(site_env, west, "gw1")["forwards"] == []
+        # every change went to the running router through management: it never restarted
+        assert _container_pid(f"{west}-gw1") == router_pid
 
         # unexpose: the last binding takes the gateway and the service expose made with it
         _ok(site_env.skupper("gateway", "unexpose", "backend", "--name", "gw1", namespace=west))
