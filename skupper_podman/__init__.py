@@ -47,7 +47,7 @@ _LAZY = {
     "DumpResult": "network.debug", "debug_dump": "network.debug",
     "SiteStatus": "site.status", "VersionInfo": "site.status", "site_status": "site.status",
     "version_info": "site.status",
-    "SystemdManager": "systemd.units",
+    "BootStatus": "systemd.boot", "SystemdManager": "systemd.units",
 }
 
 __all__ = sorted([
@@ -85,4 +85,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from skupper_podman.site.lifecycle import InitResult, Site, SiteInfo
     from skupper_podman.site.options import InitOptions
     from skupper_podman.site.status import SiteStatus, VersionInfo, site_status, version_info
+    from skupper_podman.systemd.boot import BootStatus
     from skupper_podman.systemd.units import SystemdManager

@@ -76,4 +76,4 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if FIGURES:
         terminalreporter.section("boot persistence figures (VM, seconds since podman start)")
         for name, seconds in FIGURES:
-            terminalreporter.write_line(f"{name:<58} {seconds:6.2f}")
+            terminalreporter.write_line(f"{name:<66} {seconds:6.2f}")
