@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -56,7 +57,7 @@ from skupper_podman.router.management import ManagementClient
 from skupper_podman.services.containers import attached_routers
 from skupper_podman.services.model import parse_port
 from skupper_podman.services.operations import Services, host_port_in_use
-from skupper_podman.site.ingress import free_local_port
+from skupper_podman.site.ingress import free_local_port, local_ipv4_addresses
 from skupper_podman.site.lifecycle import ROUTER, Site, SiteInfo
 
 GATEWAY_QUALIFIER = "internal.skupper.io/gateway"
@@ -548,23 +549,28 @@ def _local_edge(info: SiteInfo, kind: str) -> tuple[str, bool, dict[str, str]]:
     """Where a gateway on this host dials the site's edge listener: (host, verify, extra hosts).
 
     A container gateway dials ``skupper-router`` (a name in the site-server certificate)
-    mapped to the site's bind address; a service gateway dials the first ingress host that
-    resolves here, else 127.0.0.1 without hostname verification (the site CA is still checked).
+    mapped to the site's bind address. A service gateway dials an ingress host (a name in that
+    certificate) that resolves to this machine, else one that resolves at all, else 127.0.0.1
+    without hostname verification (the certificate must still come from the site CA).
     """
     address = next((ip for ip in info.bind_ips if ip), "127.0.0.1")
     if kind in ("podman", "docker"):
         return ROUTER, True, {ROUTER: address}
+    local = set(local_ipv4_addresses())
+    resolving: list[str] = []
     for host in info.ingress_hosts:
         if host == ROUTER:
             continue
         try:
-            socket.getaddrinfo(host, info.bind_port_edge, type=socket.SOCK_STREAM)
+            found = {item[4][0] for item in socket.getaddrinfo(host, info.bind_port_edge, type=socket.SOCK_STREAM)}
         except OSError:
             continue
-        return host, True, {}
+        if any(ipaddress.ip_address(ip).is_loopback or ip in local for ip in found):
+            return host, True, {}
+        resolving.append(host)
+    if resolving:
+        return resolving[0], True, {}
     return address, False, {}
-
-
 
 
 def retire_gateways(site: Site) -> list[str]:

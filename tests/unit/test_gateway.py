@@ -341,3 +341,26 @@ NO_PODMAN = {"CONTAINER_HOST": "unix:///nonexistent/podman.sock"}
 def test_bad_command_lines_are_refused_before_any_podman_work(skupper_cli, args, message):
     out = skupper_cli("--platform", "podman", *args, **NO_PODMAN)
     assert out.returncode == 1 and out.stderr.strip() == message, out.stderr
+
+
+def test_a_service_gateway_dials_an_ingress_host_of_this_machine(service_ca, tmp_path, monkeypatch):
+    from skupper_podman.gateway.operations import _local_edge
+
+    site = EdgeSite(tmp_path, service_ca)
+    addresses = {"far.example": "203.0.113.9", "here.example": "127.0.0.1"}
+
+    def resolve(host, port, type=0):  # getaddrinfo's own keyword names
+        if host not in addresses:
+            raise OSError("unknown host")
+        return [(socket.AF_INET, type, 6, "", (addresses[host], port))]
+
+    monkeypatch.setattr(operations.socket, "getaddrinfo", resolve)
+    info = dataclasses.replace(site.get(), server_cert=pki.issue(
+        service_ca, "skupper-router", ["skupper-router", "nowhere.example", "far.example", "here.example"]).cert_pem)
+    assert _local_edge(info, "service") == ("here.example", True, {})
+    assert _local_edge(info, "podman") == ("skupper-router", True, {"skupper-router": "127.0.0.1"})
+    del addresses["here.example"]
+    info = dataclasses.replace(info)
+    assert _local_edge(info, "service") == ("far.example", True, {})
+    addresses.clear()
+    assert _local_edge(dataclasses.replace(info), "service") == ("127.0.0.1", False, {})
