@@ -70,3 +70,18 @@ while True:
 $SKUPPER status -n "$WEST"
 $SKUPPER status -n "$EAST" -v
 $SKUPPER version -n "$EAST"
+
+# The network as the sites' controllers and routers announce it (a beacon every 10 s): both
+# sites, linked, each with the service it knows, seen from east.
+{ set +x; } 2>/dev/null
+echo "+ waiting for both sites in east's network status"
+for _ in $(seq 1 90); do
+  $SKUPPER network status -n "$EAST" -o json 2>/dev/null | "$ROOT/.venv/bin/python" -c '
+import json, sys
+sites = json.load(sys.stdin)["sites"]
+ready = len(sites) >= 2 and all(s["linked_sites"] and s["services"] for s in sites)
+sys.exit(0 if ready else 1)' && break
+  sleep 1
+done
+set -x
+$SKUPPER network status -n "$EAST"
