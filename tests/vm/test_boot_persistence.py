@@ -26,9 +26,11 @@ SERVICES = {"backend": (ROOT, ALICE, 18080), "backend-a": (ALICE, ROOT, 18081)}
 SHUT_DOWN = "ROUTER (info) Shut Down"  # what the router logs when it stops on SIGTERM
 STOPPED = f"Stopped {UNIT}."  # what systemd logs when the unit's ExecStop is done
 BOOT_TIMEOUT = 60.0
-# A link between the VM's rootless and rootful sites sometimes takes a minute to come up: a
-# connection through slirp4netns (or rootlessport) opens, then carries nothing, and the router's
-# next attempt hangs as long (seen at init and after boots under load).
+# A link between the VM's rootless and rootful sites sometimes takes a minute to come up (1 boot
+# in 5-8 here): slirp4netns's SYN to root's published port is DNATed to the router, conntrack
+# records the SYN-ACK, slirp4netns's socket never gets it, and the router tries a new port only
+# after the retransmissions give up. Seen at link creation too (then a connection that opened
+# carried nothing until both sides' idle timeouts), with rootlessport the other way round.
 LINK_TIMEOUT = 180.0
 ADVICE = "It is recommended to enable lingering for alice, otherwise Skupper may not start on boot."
 
