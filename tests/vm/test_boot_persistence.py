@@ -29,9 +29,10 @@ BOOT_TIMEOUT = 60.0
 # A link between the VM's rootless and rootful sites sometimes takes a minute to come up (1 boot
 # in 5-8 here): slirp4netns's SYN to root's published port is DNATed to the router, conntrack
 # records the SYN-ACK, slirp4netns's socket never gets it, and the router tries a new port only
-# after the retransmissions give up. Seen at link creation too (then a connection that opened
-# carried nothing until both sides' idle timeouts), with rootlessport the other way round.
-LINK_TIMEOUT = 180.0
+# after the retransmissions give up (tcp_syn_retries 6: ~130 s; 150 s after a boot was seen).
+# Seen at link creation too (then a connection that opened carried nothing until both sides'
+# idle timeouts), and with rootlessport the other way round.
+LINK_TIMEOUT = 240.0
 ADVICE = "It is recommended to enable lingering for alice, otherwise Skupper may not start on boot."
 
 
