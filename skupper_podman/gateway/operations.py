@@ -384,13 +384,14 @@ class Gateways:
                              f"delete current gateway to change to {kind} type")
         services = Services(self.site)
         with stop_signals_raise(), Rollback() as undo:
+            # each undo is registered before its step: a stop signal may end the step half-way
             if address not in self._services():
+                undo.add(lambda: services.delete(address))
                 services.create(address, service_ports, protocol=protocol, aggregate=aggregate,
                                 event_channel=event_channel, labels={GATEWAY_QUALIFIER: name})
-                undo.add(lambda: services.delete(address))
             if existing is None:
-                self.init(name, kind)
                 undo.add(lambda: self.delete(name))
+                self.init(name, kind)
             self.bind(address, host, target_ports, name)
         return self.store.get(name)
 
