@@ -125,6 +125,11 @@ def test_podman_gateway_exposes_a_host_process_and_forwards_a_network_service(si
         # the container carries the site's labels, so sweeps and site delete find it
         assert f"{west}-gw1" in labelled(west)
         router_pid = _container_pid(f"{west}-gw1")
+        # its key: owner-only, handed to the router's uid 10000 by the U mount option
+        from skupper_podman import Site
+
+        key = Site.open(west).files.path(f"{west}-skupper-gateway-gw1", "skupper-router-certs/conn1-profile/tls.key")
+        assert (key.stat().st_mode & 0o777, key.stat().st_uid) == (0o600, 10000)
 
         _ok(site_env.skupper("service", "create", "backend", "8080", namespace=east))
         started = time.monotonic()
