@@ -78,6 +78,15 @@ def reset_after_first_read(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
+def closed_without_data(sock: socket.socket, timeout: float = 10) -> bool:
+    """True when the peer closes ``sock`` before sending anything: by FIN, or by RST, which a
+    close with our unread bytes still queued turns into (both mean the connection was refused)."""
+    try:
+        return read_all(sock, timeout) == b""
+    except ConnectionResetError:
+        return True
+
+
 def read_all(sock: socket.socket, timeout: float = 10) -> bytes:
     """Everything ``sock`` receives until EOF."""
     sock.settimeout(timeout)
