@@ -2,7 +2,6 @@
 a unix socket that answers as Podman does (JSON bodies, 404 with a JSON message)."""
 from __future__ import annotations
 
-import http.client
 import json
 import socketserver
 import threading
@@ -10,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from skupper_podman.podman.api import API_PREFIX, ApiError, ApiReader
+from skupper_podman.podman.api import API_PREFIX, ApiError, ApiReader, _Connection
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -22,6 +21,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"cause": "no such volume", "message": "no volume with name \"missing\" found"})
         elif self.path.startswith(f"{API_PREFIX}/volumes/broken/"):
             self._reply(500, {"message": "storage is damaged"})
+        elif self.path.startswith(f"{API_PREFIX}/containers/json"):  # Go streams large lists chunked
+            data = json.dumps([{"Names": [f"c{i}"]} for i in range(500)]).encode()
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(data), 4096):
+                part = data[start:start + 4096]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path.startswith(f"{API_PREFIX}/volumes/once/"):  # answers, then drops the connection
+            self._reply(200, {"Name": "once"})
+            self.close_connection = True
         else:
             self._reply(200, {"Name": "vol"})
 
@@ -73,18 +84,30 @@ def test_names_and_filters_are_encoded(server):
 
 
 def test_a_request_cut_short_leaves_the_reader_usable(server, monkeypatch):
-    """A stop signal raised mid-request (here: in getresponse) must not leave the kept-alive
+    """A stop signal raised mid-request (here: while reading headers) must not leave the kept-alive
     connection in the middle of a request: the rollback that follows reads Podman again."""
     reader = ApiReader(f"unix://{server.server_address}", 5)
-    original = http.client.HTTPConnection.getresponse
+    original = _Connection._headers
 
     def interrupted(self):
-        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", original)
+        monkeypatch.setattr(_Connection, "_headers", original)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(http.client.HTTPConnection, "getresponse", interrupted)
+    monkeypatch.setattr(_Connection, "_headers", interrupted)
     with pytest.raises(KeyboardInterrupt):
         reader.inspect("volumes", "vol")
+    assert reader.inspect("volumes", "vol") == {"Name": "vol"}
+
+
+def test_chunked_answers_are_read_whole(server):
+    reader = ApiReader(f"unix://{server.server_address}", 5)
+    assert len(reader.list("containers", {})) == 500
+    assert reader.inspect("volumes", "vol") == {"Name": "vol"}  # the connection is still in step
+
+
+def test_a_connection_the_service_dropped_is_replaced(server):
+    reader = ApiReader(f"unix://{server.server_address}", 5)
+    assert reader.inspect("volumes", "once") == {"Name": "once"}
     assert reader.inspect("volumes", "vol") == {"Name": "vol"}
 
 
