@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from skupper_podman.errors import ImageUnavailable, PodmanError, PodmanUnavailable, ResourceConflict
 from skupper_podman.paths import APP_LABEL, APP_VALUE
-from skupper_podman.podman.api import ApiError, ApiReader
+from skupper_podman.podman.api import ApiError, ApiClient
 from skupper_podman.podman.endpoint import Endpoint
 from skupper_podman.rollback import stop_signals_held
 from skupper_podman.podman.records import (
@@ -113,7 +114,7 @@ class PodmanAdapter:
                 f"Podman endpoint is not available: {endpoint.describe()} "
                 f"(no socket at {socket}). {endpoint.hint()}"
             )
-        self.reader = ApiReader(endpoint.url, API_TIMEOUT)
+        self.api = ApiClient(endpoint.url, API_TIMEOUT)
         self._check_version()
 
     @functools.cached_property
@@ -127,15 +128,25 @@ class PodmanAdapter:
 
     def _inspect(self, kind: str, name: str) -> Any:
         try:
-            return self.reader.inspect(kind, name)
+            return self.api.inspect(kind, name)
         except ApiError as err:
             raise self._read_error(err, f"inspecting {kind[:-1]} {name}") from err
 
     def _list(self, kind: str, label_filters: Iterable[str], **params: Any) -> list[Any]:
         try:
-            return self.reader.list(kind, {"label": list(label_filters)}, **params)
+            return self.api.list(kind, {"label": list(label_filters)}, **params)
         except ApiError as err:
             raise self._read_error(err, f"listing {kind}") from err
+
+    def _change(self, method: str, path: str, failure: str, params: dict[str, str] | None = None,
+                body: Any = None) -> Any:
+        """A change over the standard-library client; a 404 (already gone) answers None."""
+        try:
+            return self.api.call(method, path, params, body)
+        except ApiError as err:
+            if err.status == 0:
+                raise self._unavailable(err) from err
+            raise PodmanError(f"{failure} - {_short(err)}") from err
 
     def _read_error(self, err: ApiError, doing: str) -> PodmanError:
         if err.status == 0:
@@ -146,7 +157,7 @@ class PodmanAdapter:
     def _check_version(self) -> None:
         """``GET /_ping`` (about 1 ms; ``info`` takes hundreds): its header names the API version."""
         try:
-            status, headers, _body = self.reader.request("/_ping", prefix="")
+            status, headers, _body = self.api.request("/_ping", prefix="")
         except ApiError as err:
             raise self._unavailable(err) from err
         if status != 200:
@@ -161,13 +172,13 @@ class PodmanAdapter:
     def rootless(self) -> bool:
         """Whether the Podman service runs rootless (asked of ``info`` once, when needed)."""
         try:
-            info = self.reader.get_json("/info") or {}
+            info = self.api.get_json("/info") or {}
         except ApiError as err:
             raise self._unavailable(err) from err
         return bool(info.get("host", {}).get("security", {}).get("rootless"))
 
     def close(self) -> None:
-        self.reader.close()
+        self.api.close()
         if "client" in self.__dict__:
             self.client.close()
 
@@ -208,10 +219,9 @@ class PodmanAdapter:
 
     @_finished_before_signals
     def create_volume(self, name: str, labels: Mapping[str, str]) -> VolumeRecord:
-        try:
-            return volume_from_api(self.client.volumes.create(name, labels=dict(labels)).attrs)
-        except podman.errors.APIError as err:
-            raise PodmanError(f"error creating volume {name} - {_short(err)}") from err
+        created = self._change("POST", "/volumes/create", f"error creating volume {name}",
+                               body={"Name": name, "Label": dict(labels)})
+        return volume_from_api(created or {"Name": name, "Labels": dict(labels)})
 
     def volumes(self, label_filter: str) -> list[VolumeRecord]:
         """Volumes carrying the ``k=v`` label."""
@@ -223,10 +233,8 @@ class PodmanAdapter:
             return
         if vol.labels.get(APP_LABEL) != APP_VALUE:
             raise ResourceConflict(f"volume {name} is not owned by Skupper")
-        try:
-            self.client.volumes.remove(name, force=True)
-        except podman.errors.NotFound:
-            pass
+        self._change("DELETE", f"/volumes/{quote(name, safe='')}", f"error removing volume {name}",
+                     params={"force": "true"})
 
     # -- images -----------------------------------------------------------------------------
     def image(self, name: str) -> ImageRecord | None:
@@ -321,16 +329,11 @@ class PodmanAdapter:
                 self.remove_container(spec.name)
 
     def start_container(self, name: str) -> None:
-        try:
-            self.client.containers.get(name).start()
-        except podman.errors.APIError as err:
-            raise PodmanError(f"error starting container {name} - {_short(err)}") from err
+        self._change("POST", f"/containers/{quote(name, safe='')}/start", f"error starting container {name}")
 
     def restart_container(self, name: str) -> None:
-        try:
-            self.client.containers.get(name).restart(timeout=10)
-        except podman.errors.APIError as err:
-            raise PodmanError(f"error restarting container {name} - {_short(err)}") from err
+        self._change("POST", f"/containers/{quote(name, safe='')}/restart", f"error restarting container {name}",
+                     params={"t": "10"})
 
     def remove_container(self, name: str) -> None:
         """Force-remove a Skupper container (no stop grace period); refuse one without our label."""
@@ -356,13 +359,11 @@ class PodmanAdapter:
 
     def _force_remove(self, name: str) -> None:
         try:
-            self.client.api.delete(f"/containers/{name}", params={"force": True, "timeout": 0, "v": False})
-        except podman.errors.NotFound:
-            pass
-        except podman.errors.APIError as err:
-            if getattr(err, "status_code", None) == 404 or "no such container" in _short(err).lower():
-                return
-            raise PodmanError(f"error removing container {name} - {_short(err)}") from err
+            self._change("DELETE", f"/containers/{quote(name, safe='')}", f"error removing container {name}",
+                         params={"force": "true", "timeout": "0", "v": "false"})
+        except PodmanError as err:
+            if "no such container" not in str(err).lower():  # removed meanwhile: what we wanted
+                raise
 
     # -- diagnostics (debug dump) -------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""Read-only requests to the Podman libpod API with the standard library.
+"""Requests to the Podman libpod API with the standard library.
 
-Reads (``_ping``, inspect and list) are most of what the CLI does, and answering them without
-importing podman-py (with requests, urllib3 and rich: ~100 ms) keeps ``status``, ``version``
-and the other read-only commands fast. Changes still go through podman-py (see ``adapter``).
+Reads (``_ping``, inspect and list) and the simple changes (volumes, starting and removing
+containers) are most of what the CLI does, and making them without importing podman-py (with
+requests, urllib3 and rich: ~100 ms) keeps the commands fast. Creating containers and
+networks and pulling images go through podman-py (see ``adapter``).
 It speaks to the endpoints ``endpoint.normalize`` produces: ``unix://``, ``http://``, ``https://``.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ class _Stale(Exception):
 
 
 class _Connection:
-    """One kept-alive HTTP/1.1 connection for GET requests (Content-Length or chunked answers).
+    """One kept-alive HTTP/1.1 connection (JSON requests; Content-Length or chunked answers).
 
     A few dozen lines instead of ``http.client``, which brings ``ssl`` and ``email`` along:
     ~15 ms of every read-only command's start.
@@ -61,15 +62,18 @@ class _Connection:
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
         self.sock, self.reader = sock, sock.makefile("rb")
 
-    def get(self, target: str) -> tuple[int, dict[str, str], bytes]:
-        """Send ``GET target`` and read the whole answer."""
+    def send(self, method: str, target: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+        """Send ``method target`` (with a JSON ``body``) and read the whole answer."""
         fresh = self.sock is None
         if fresh:
             self._open()
         assert self.sock is not None and self.reader is not None
         host = "d" if self.scheme == "unix" else self.host
         try:
-            self.sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"
+            if body is not None:
+                head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            self.sock.sendall(head.encode() + b"\r\n" + (body or b""))
             status_line = self.reader.readline(_LINE)
         except (BrokenPipeError, ConnectionResetError) as err:
             raise (ConnectionError(str(err)) if fresh else _Stale(str(err))) from err
@@ -122,8 +126,8 @@ class _Connection:
         self.sock = self.reader = None
 
 
-class ApiReader:
-    """GET requests with JSON answers, over one kept-alive connection per thread."""
+class ApiClient:
+    """JSON requests to the libpod API, over one kept-alive connection per thread."""
 
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
@@ -136,19 +140,21 @@ class ApiReader:
             conn = self._local.conn = _Connection(self.url, self.timeout)
         return conn
 
-    def request(self, path: str, params: dict[str, Any] | None = None,
-                prefix: str = API_PREFIX) -> tuple[int, dict[str, str], bytes]:
-        """``GET prefix+path?params``: (status, headers, body); retried once on a stale connection."""
+    def request(self, path: str, params: dict[str, Any] | None = None, prefix: str = API_PREFIX,
+                method: str = "GET", body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        """``method prefix+path?params`` with ``body`` as JSON: (status, headers, body);
+        retried once when the service had closed the kept-alive connection (before reading it)."""
         target = prefix + path + ("?" + urlencode(params) if params else "")
+        data = None if body is None else json.dumps(body).encode()
         try:
-            return self._get(target)
+            return self._send(method, target, data)
         except _Stale:  # the service closed the kept-alive connection: once more on a new one
-            return self._get(target)
+            return self._send(method, target, data)
 
-    def _get(self, target: str) -> tuple[int, dict[str, str], bytes]:
+    def _send(self, method: str, target: str, data: bytes | None) -> tuple[int, dict[str, str], bytes]:
         conn = self._connection()
         try:
-            return conn.get(target)
+            return conn.send(method, target, data)
         except _Stale:
             conn.close()
             raise
@@ -161,13 +167,17 @@ class ApiReader:
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """The decoded JSON answer; None for 404; :class:`ApiError` for other failures."""
-        status, _headers, body = self.request(path, params)
+        return self.call("GET", path, params)
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        """The decoded JSON answer (None when empty or 404); :class:`ApiError` for other failures."""
+        status, _headers, answer = self.request(path, params, method=method, body=body)
         if status == 404:
             return None
         if status >= 400:
-            raise ApiError(status, _message(body) or f"HTTP {status}")
+            raise ApiError(status, _message(answer) or f"HTTP {status}")
         try:
-            return json.loads(body or b"null")
+            return json.loads(answer) if answer.strip() else None
         except ValueError as err:
             raise ApiError(status, f"not JSON: {err}") from err
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from skupper_podman.podman.api import API_PREFIX, ApiError, ApiReader, _Connection
+from skupper_podman.podman.api import API_PREFIX, ApiError, ApiClient, _Connection
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,7 +67,7 @@ def server(tmp_path):
 
 
 def test_inspect_answers_json_and_none_for_404(server):
-    reader = ApiReader(f"unix://{server.server_address}", 5)
+    reader = ApiClient(f"unix://{server.server_address}", 5)
     assert reader.inspect("volumes", "vol") == {"Name": "vol"}
     assert reader.inspect("volumes", "missing") is None
     with pytest.raises(ApiError, match="storage is damaged") as err:
@@ -76,7 +76,7 @@ def test_inspect_answers_json_and_none_for_404(server):
 
 
 def test_names_and_filters_are_encoded(server):
-    reader = ApiReader(f"unix://{server.server_address}", 5)
+    reader = ApiClient(f"unix://{server.server_address}", 5)
     reader.inspect("images", "localhost/router:2.5.3")
     reader.list("containers", {"label": ["a=b"]}, all="true")
     assert server.paths[0] == f"{API_PREFIX}/images/localhost%2Frouter%3A2.5.3/json"
@@ -86,7 +86,7 @@ def test_names_and_filters_are_encoded(server):
 def test_a_request_cut_short_leaves_the_reader_usable(server, monkeypatch):
     """A stop signal raised mid-request (here: while reading headers) must not leave the kept-alive
     connection in the middle of a request: the rollback that follows reads Podman again."""
-    reader = ApiReader(f"unix://{server.server_address}", 5)
+    reader = ApiClient(f"unix://{server.server_address}", 5)
     original = _Connection._headers
 
     def interrupted(self):
@@ -100,18 +100,18 @@ def test_a_request_cut_short_leaves_the_reader_usable(server, monkeypatch):
 
 
 def test_chunked_answers_are_read_whole(server):
-    reader = ApiReader(f"unix://{server.server_address}", 5)
+    reader = ApiClient(f"unix://{server.server_address}", 5)
     assert len(reader.list("containers", {})) == 500
     assert reader.inspect("volumes", "vol") == {"Name": "vol"}  # the connection is still in step
 
 
 def test_a_connection_the_service_dropped_is_replaced(server):
-    reader = ApiReader(f"unix://{server.server_address}", 5)
+    reader = ApiClient(f"unix://{server.server_address}", 5)
     assert reader.inspect("volumes", "once") == {"Name": "once"}
     assert reader.inspect("volumes", "vol") == {"Name": "vol"}
 
 
 def test_no_service_is_a_transport_error(tmp_path):
     with pytest.raises(ApiError) as err:
-        ApiReader(f"unix://{tmp_path}/none.sock", 5).request("/_ping", prefix="")
+        ApiClient(f"unix://{tmp_path}/none.sock", 5).request("/_ping", prefix="")
     assert err.value.status == 0
