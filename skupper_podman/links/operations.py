@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from skupper_podman._util import exclusive_lock, one_line
-from skupper_podman.links.claims import redeem
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
 from skupper_podman.network.topology import gather_routers
 from skupper_podman.paths import INTERNAL, METADATA_LABEL, ROUTER_CERTS, SITE_CA, TYPE_LABEL
@@ -155,6 +154,8 @@ class Links:
         verify_version(token)
         link_cost = cost if cost is not None else _token_cost(token)
         if token.kind == TOKEN_CLAIM:
+            from skupper_podman.links.claims import redeem  # HTTPS: only for claim tokens
+
             token = redeem(token, info.site_id)
             verify_token(token)
             verify_origin(token, info.site_id, self._origins(existing))

@@ -125,7 +125,7 @@ def parse_token(text: str, source: str = "token") -> Token:
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
     except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
         raise InputError(f"invalid Skupper token in {source}: not YAML") from None
     if not isinstance(doc, dict) or doc.get("kind", "Secret") != "Secret":
