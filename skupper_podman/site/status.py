@@ -70,10 +70,10 @@ def exposed_services(site: Site) -> int:
 
 def site_status(site: Site) -> SiteStatus:
     """Status from the RUNNING router: never reports a healthy site whose router is down."""
-    from skupper_podman.network.topology import SiteCounts, count_sites, gather_routers  # AMQP
-
     info = site.get()
     _require_running(site, info)
+    from skupper_podman.network.topology import SiteCounts, count_sites, gather_routers  # AMQP
+
     with site.management(info) as client:
         counts: SiteCounts = count_sites(gather_routers(client, info.name), info.site_id)
     return SiteStatus(

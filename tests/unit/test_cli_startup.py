@@ -27,7 +27,8 @@ main()
 
 def imported_modules(tmp_path, *args: str, expect_ok: bool = False, **env: str) -> set[str]:
     """Every module ``skupper *args`` loaded (lazy modules that were never used excluded)."""
-    full_env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path), **env}
+    inherited = {k: v for k, v in os.environ.items() if k != "SKUPPER_PLATFORM"}  # only what a test sets
+    full_env = {**inherited, "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path), **env}
     out = subprocess.run([sys.executable, "-c", _RUN_AND_LIST, *args],
                          capture_output=True, text=True, env=full_env, timeout=60)
     listed = [line for line in out.stderr.splitlines() if line.startswith("LOADED ")]
