@@ -12,6 +12,7 @@ import functools
 import importlib.util
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ def _finished_before_signals(method: Callable[..., T]) -> Callable[..., T]:
     return held
 
 
+_REMOVE_ATTEMPTS = 5
 REMOVE_WORKERS = 8  # below podman-py's HTTP pool size (10), so every worker keeps its connection
 
 
@@ -358,12 +360,20 @@ class PodmanAdapter:
         return names
 
     def _force_remove(self, name: str) -> None:
-        try:
-            self._change("DELETE", f"/containers/{quote(name, safe='')}", f"error removing container {name}",
-                         params={"force": "true", "timeout": "0", "v": "false"})
-        except PodmanError as err:
-            if "no such container" not in str(err).lower():  # removed meanwhile: what we wanted
-                raise
+        for attempt in range(_REMOVE_ATTEMPTS):
+            try:
+                self._change("DELETE", f"/containers/{quote(name, safe='')}", f"error removing container {name}",
+                             params={"force": "true", "timeout": "0", "v": "false"})
+                return
+            except PodmanError as err:
+                text = str(err).lower()
+                if "no such container" in text:  # removed meanwhile: what we wanted
+                    return
+                # Podman 4.3 refuses to kill a container that stopped under it (a restarting
+                # "always" container): the next try finds it stopped and removes it
+                if "container state improper" not in text or attempt == _REMOVE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2)
 
     # -- diagnostics (debug dump) -------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
