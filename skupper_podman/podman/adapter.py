@@ -132,13 +132,13 @@ class PodmanAdapter:
         try:
             return self.api.inspect(kind, name)
         except ApiError as err:
-            raise self._read_error(err, f"inspecting {kind[:-1]} {name}") from err
+            raise self._failure(err, f"error inspecting {kind[:-1]} {name}") from err
 
     def _list(self, kind: str, label_filters: Iterable[str], **params: Any) -> list[Any]:
         try:
             return self.api.list(kind, {"label": list(label_filters)}, **params)
         except ApiError as err:
-            raise self._read_error(err, f"listing {kind}") from err
+            raise self._failure(err, f"error listing {kind}") from err
 
     def _change(self, method: str, path: str, failure: str, params: dict[str, str] | None = None,
                 body: Any = None) -> Any:
@@ -146,14 +146,13 @@ class PodmanAdapter:
         try:
             return self.api.call(method, path, params, body)
         except ApiError as err:
-            if err.status == 0:
-                raise self._unavailable(err) from err
-            raise PodmanError(f"{failure} - {_short(err)}") from err
+            raise self._failure(err, failure) from err
 
-    def _read_error(self, err: ApiError, doing: str) -> PodmanError:
+    def _failure(self, err: ApiError, failure: str) -> PodmanError:
+        """A transport failure means Podman is unavailable; an API one is ``<failure> - <why>``."""
         if err.status == 0:
             return self._unavailable(err)
-        return PodmanError(f"error {doing} - {_short(err)}")
+        return PodmanError(f"{failure} - {_short(err)}")
 
     # -- connection -------------------------------------------------------------------------
     def _check_version(self) -> None:
