@@ -13,21 +13,26 @@ timeout) raise :class:`~skupper_podman.errors.RouterUnavailable`.
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import os
+import ssl
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import proton._reactor
-from proton import Condition, Delivery, Message, ProtonException, SSLDomain, Timeout, Url
-from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender, SendException
+from typing import Any
+from urllib.parse import urlsplit
 
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
+from skupper_podman.router.amqp_connection import (
+    AmqpError,
+    Connection,
+    DeliveryRefused,
+    Link,
+    LinkRefused,
+    Message,
+    TimedOut,
+)
 
 ENTITY_PREFIX = "io.skupper.router."
 LOCAL_AGENT = "$management"
@@ -40,10 +45,8 @@ QUERY_PAGE_SIZE = 500
 CORE_AGENT_TYPES = frozenset({"router", "router.address", "router.link", "router.config.address",
                               "router.config.autoLink", "connection", "tcpConnection",
                               "httpRequestInfo"})
-_TRUST_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _REPLY_CREDIT = 16
 _CLOSE_TIMEOUT = 1.0
-_NOT_TAKEN = [Delivery.REJECTED, Delivery.RELEASED, Delivery.MODIFIED]
 
 
 @dataclass(frozen=True)
@@ -91,71 +94,15 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-class _LazySSLConfig:
-    """Proton's ``SSLConfig`` with its domains made on first use.
-
-    Proton gives every Container, so every BlockingConnection, a client and a server SSL
-    domain; each costs 60-100 ms of OpenSSL 3 set-up on a small host, twice per management
-    connection, although our connections bring their own domain.
-    """
-
-    @functools.cached_property
-    def client(self) -> SSLDomain:
-        return SSLDomain(SSLDomain.MODE_CLIENT)
-
-    @functools.cached_property
-    def server(self) -> SSLDomain:
-        return SSLDomain(SSLDomain.MODE_SERVER)
-
-    def set_credentials(self, cert_file: str, key_file: str, password: str | None) -> None:
-        self.client.set_credentials(cert_file, key_file, password)
-        self.server.set_credentials(cert_file, key_file, password)
-
-    def set_trusted_ca_db(self, certificate_db: str) -> None:
-        self.client.set_trusted_ca_db(certificate_db)
-        self.server.set_trusted_ca_db(certificate_db)
-
-
-proton._reactor.SSLConfig = _LazySSLConfig  # type: ignore[misc]
-
-
-class _TransportClosed(ProtonException):
-    """The transport closed; carries the peer's or the TLS layer's reason as its message."""
-
-
-class _Connection(BlockingConnection):
-    """BlockingConnection whose disconnect errors carry the transport condition's description.
-
-    Proton reports a dropped transport as ``Connection <url> disconnected: Condition(...)``;
-    the description alone (``Connection refused``, ``SSL Failure: ...``) is what users need.
-    """
-
-    def wait(
-        self,
-        condition: Callable[[], bool],
-        timeout: float | None | Literal[False] = False,
-        msg: str | None = None,
-    ) -> None:
-        try:
-            super().wait(condition, timeout=timeout, msg=msg)
-        except _TransportClosed:
-            raise
-        except ProtonException as exc:
-            if isinstance(self.disconnected, Condition):
-                reason = self.disconnected.description or self.disconnected.name
-                raise _TransportClosed(_one_line(reason)) from exc
-            raise
-
-
 @dataclass
 class _Channel:
     """One open connection with its reply receiver and lazily created senders."""
 
-    connection: _Connection
-    replies: BlockingReceiver
+    connection: Connection
+    replies: Link
     reply_to: str
-    agent_sender: BlockingSender | None = None
-    anonymous_sender: BlockingSender | None = None
+    agent_sender: Link | None = None
+    anonymous_sender: Link | None = None
 
 
 class ManagementClient:
@@ -182,10 +129,10 @@ class ManagementClient:
         self.server_name = server_name
         self.timeout = timeout
         self.connect_timeout = timeout if connect_timeout is None else connect_timeout
-        self._ssl_domain = _client_ssl_domain(tls) if tls is not None else None
+        self._ssl_context = _client_ssl_context(tls) if tls is not None else None
         self._channel: _Channel | None = None
         self._correlation = itertools.count(1)
-        self._id_prefix = f"{uuid.uuid4().hex[:8]}-"
+        self._id_prefix = f"{os.urandom(4).hex()}-"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -202,13 +149,8 @@ class ManagementClient:
     def close(self) -> None:
         """Close the connection, if any; never raises."""
         channel, self._channel = self._channel, None
-        if channel is None:
-            return
-        channel.connection.timeout = min(_CLOSE_TIMEOUT, channel.connection.timeout)
-        try:
-            channel.connection.close()
-        except (ProtonException, OSError):
-            pass
+        if channel is not None:
+            channel.connection.close(time.monotonic() + min(_CLOSE_TIMEOUT, self.timeout))
 
     # -- operations ----------------------------------------------------------------------
 
@@ -344,22 +286,19 @@ class ManagementClient:
         # (real-router-behaviour.md §5), so only strings match on every entity type.
         correlation_id = f"{self._id_prefix}{next(self._correlation)}"
         message = Message(body=body, properties=properties, reply_to=channel.reply_to,
-                          correlation_id=correlation_id)
+                          correlation_id=correlation_id, to=node)
         try:
-            sender = self._sender(channel, node)
-            if node is not None:
-                message.address = node
-            sender.send(message, timeout=_remaining(deadline), error_states=_NOT_TAKEN)
+            channel.connection.send(self._sender(channel, node, deadline), message, deadline)
             reply = self._await_reply(channel, correlation_id, deadline)
-        except SendException as exc:
-            if exc.state != Delivery.REJECTED:
+        except DeliveryRefused as exc:
+            if exc.outcome != "rejected":
                 raise RouterUnavailable(
                     f"{who} did not take {what}: no management agent reachable") from exc
             raise ManagementError(f"{who} rejected {what}") from exc
-        except Timeout as exc:
+        except TimedOut as exc:
             raise RouterUnavailable(
                 f"{who} did not answer {what} within {self.timeout:g}s") from exc
-        except ProtonException as exc:
+        except AmqpError as exc:
             self.close()
             raise RouterUnavailable(f"{who} connection lost during {what}: "
                                     f"{_one_line(exc)}") from exc
@@ -368,127 +307,76 @@ class ManagementClient:
     def _await_reply(self, channel: _Channel, correlation_id: str, deadline: float) -> Message:
         """Receive until the reply to ``correlation_id`` arrives; drops stale replies."""
         while True:
-            reply = channel.replies.receive(timeout=_remaining(deadline))
-            _settle_received(channel.replies)
+            reply = channel.connection.receive(channel.replies, deadline)
             if reply.correlation_id == correlation_id:
                 return reply
 
-    def _sender(self, channel: _Channel, node: str | None) -> BlockingSender:
+    def _sender(self, channel: _Channel, node: str | None, deadline: float) -> Link:
         if node is None:
             if channel.agent_sender is None:
-                channel.agent_sender = channel.connection.create_sender(LOCAL_AGENT)
+                channel.agent_sender = channel.connection.open_sender(LOCAL_AGENT, deadline)
             return channel.agent_sender
         if channel.anonymous_sender is None:
-            channel.anonymous_sender = channel.connection.create_sender(None)
+            channel.anonymous_sender = channel.connection.open_sender(None, deadline)
         return channel.anonymous_sender
 
     def _open_channel(self) -> _Channel:
+        if self._channel is not None and self._channel.connection.stale:
+            self.close()  # the router drops connections idle past its idle time-out
         if self._channel is not None:
             return self._channel
-        connection: _Connection | None = None
+        deadline = time.monotonic() + self.connect_timeout
+        parts = urlsplit(self.url)
+        connection = Connection(parts.hostname or "127.0.0.1", parts.port or 5672,
+                                tls=self._ssl_context, server_name=self.server_name,
+                                container_id=f"skupper-podman-{os.urandom(8).hex()}")
         try:
-            connection = _Connection(self.url, timeout=self.connect_timeout,
-                                     **self._connect_options())
-            connection.timeout = self.timeout
-            replies = connection.create_receiver(None, dynamic=True, credit=_REPLY_CREDIT)
-            reply_to = replies.remote_source.address
-        except (ProtonException, OSError) as exc:
-            if connection is not None:
-                _close_quietly(connection)
+            connection.open(deadline)
+            replies = connection.open_receiver(None, deadline, dynamic=True,
+                                               credit=_REPLY_CREDIT)
+        except AmqpError as exc:
+            connection.abort()
+            reason = "timed out" if isinstance(exc, TimedOut) else _one_line(exc)
             raise RouterUnavailable(
-                f"cannot reach router management at {self.url}: {_describe(exc)}") from exc
-        if not reply_to:
-            _close_quietly(connection)
+                f"cannot reach router management at {self.url}: {reason}") from exc
+        if not replies.address:
+            connection.abort()
             raise RouterUnavailable(f"router at {self.url} gave no reply address")
-        self._channel = _Channel(connection=connection, replies=replies, reply_to=reply_to)
+        self._channel = _Channel(connection=connection, replies=replies, reply_to=replies.address)
         return self._channel
 
-    def _connect_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"container_id": f"skupper-podman-{uuid.uuid4()}"}
-        if self._ssl_domain is None:
-            return options
-        # The name to verify in the server certificate: proton >= 0.38 takes it from `sni`,
-        # older releases from `virtual_host` (which also becomes the AMQP open hostname;
-        # the router ignores that without vhost policies).
-        options.update(ssl_domain=self._ssl_domain, allowed_mechs="EXTERNAL",
-                       sni=self.server_name, virtual_host=self.server_name)
-        return options
 
-
-def _client_ssl_domain(tls: TlsFiles) -> SSLDomain:
+def _client_ssl_context(tls: TlsFiles) -> ssl.SSLContext:
     """TLS settings: trust only ``tls.ca``, check the server's name, present our certificate."""
     if missing := tls.missing():
         raise InputError(f"router management credential file not found: {missing[0]}")
-    domain = _client_domain(tls.ca)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the peer and its name
     try:
-        domain.set_trusted_ca_db(str(tls.ca))
-        domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, str(tls.ca))
-        domain.set_credentials(str(tls.cert), str(tls.key), None)
-    except ProtonException as exc:
+        context.load_verify_locations(cafile=str(tls.ca))
+        context.load_cert_chain(str(tls.cert), str(tls.key))
+    except (ssl.SSLError, OSError) as exc:
         raise InputError(f"cannot load router management credential {tls.cert}: "
                          f"{_one_line(exc) or type(exc).__name__}") from exc
-    return domain
-
-
-def _client_domain(ca: Path) -> SSLDomain:
-    """A client domain whose default trust store is ``ca`` alone.
-
-    OpenSSL fills a new context with the system trust store (``SSL_CERT_FILE``/``SSL_CERT_DIR``,
-    by default ~140 CAs: 40-60 ms on a small host); we trust only the site's CA anyway, so the
-    defaults are pointed at it while the domain is made.
-    """
-    saved = {name: os.environ.get(name) for name in _TRUST_ENV}
-    os.environ.update({"SSL_CERT_FILE": str(ca), "SSL_CERT_DIR": ""})
-    try:
-        return SSLDomain(SSLDomain.MODE_CLIENT)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return context
 
 
 def _normalise_url(url: str, tls: TlsFiles | None) -> str:
     """Default the scheme from ``tls`` and refuse an explicit scheme that contradicts it."""
     has_scheme = "://" in url
-    parsed = Url(url if has_scheme else ("amqps://" if tls else "amqp://") + url, defaults=False)
-    if parsed.scheme not in ("amqp", "amqps"):
+    parts = urlsplit(url if has_scheme else ("amqps://" if tls else "amqp://") + url)
+    if parts.scheme not in ("amqp", "amqps"):
         raise ValueError(f"unsupported management URL scheme: {url}")
-    if (parsed.scheme == "amqps") != (tls is not None):
+    if (parts.scheme == "amqps") != (tls is not None):
         raise ValueError(f"{url}: amqps URLs need TLS files and amqp URLs take none")
-    if parsed.port is None:
-        parsed.port = 5671 if parsed.scheme == "amqps" else 5672
-    return str(parsed)
-
-
-def _settle_received(receiver: BlockingReceiver) -> None:
-    """Accept the message just received unless it came pre-settled.
-
-    The real router sends management replies pre-settled: there is then nothing to settle
-    and ``BlockingReceiver.accept()`` would fail on an empty queue.
-    """
-    fetcher = receiver.fetcher
-    if fetcher is not None and fetcher.unsettled:
-        receiver.accept()
-
-
-def _remaining(deadline: float) -> float:
-    return max(0.001, deadline - time.monotonic())
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, Timeout):
-        return "timed out"
-    return _one_line(exc) or type(exc).__name__
-
-
-def _close_quietly(connection: BlockingConnection) -> None:
-    connection.timeout = min(_CLOSE_TIMEOUT, connection.timeout)
     try:
-        connection.close()
-    except (ProtonException, OSError):
-        pass
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"invalid management URL {url}: {exc}") from None
+    if not parts.hostname:
+        raise ValueError(f"management URL without a host: {url}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = 5671 if parts.scheme == "amqps" else 5672
+    return f"{parts.scheme}://{host}:{port or default}"
 
 
 def _checked_body(reply: Message, who: str, what: str) -> Any:
