@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +77,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
     payload = data.encode() if isinstance(data, str) else data
     if target.is_dir() and not target.is_symlink():
         raise error(f"cannot write {what} {target}: it is a directory")
+    import tempfile  # writers only (~1 ms): reads never load it
+
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
     except OSError as err:

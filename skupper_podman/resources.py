@@ -6,7 +6,6 @@ an editable install they are the top-level folders of the repository.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,8 @@ _FOLDERS = {"templates": "templates", "systemd-units": "systemd_units"}
 @lru_cache(maxsize=None)
 def resource_dir(kind: str) -> Path:
     """The directory for ``kind`` (``"templates"`` or ``"systemd-units"``)."""
+    from importlib.resources import files  # ~1 ms, paid only by commands that render
+
     shipped = files("skupper_podman").joinpath("_data", _FOLDERS[kind])
     checkout = Path(str(files("skupper_podman"))).parent / kind
     for candidate in (Path(str(shipped)), checkout):

@@ -50,6 +50,8 @@ class Described:
 # -- encoding ------------------------------------------------------------------------------
 
 _LONG = struct.Struct(">q")
+# uint, ulong: (zero, one-byte and full constructors, full layout)
+_UNSIGNED = {False: (0x43, 0x52, 0x70, ">I"), True: (0x44, 0x53, 0x80, ">Q")}
 
 
 def encode(value: Any) -> bytes:
@@ -68,22 +70,15 @@ def _encode(value: Any, out: bytearray) -> None:  # noqa: C901 - one branch per 
         out.append(0x00)
         _encode(value.descriptor, out)
         _encode(value.value, out)
-    elif isinstance(value, Ulong):
+    elif isinstance(value, (Ulong, Uint)):
+        zero, small, large, layout = _UNSIGNED[type(value) is Ulong]
         if value == 0:
-            out.append(0x44)
+            out.append(zero)
         elif value < 256:
-            out += bytes((0x53, value))
+            out += bytes((small, value))
         else:
-            out.append(0x80)
-            out += struct.pack(">Q", value)
-    elif isinstance(value, Uint):
-        if value == 0:
-            out.append(0x43)
-        elif value < 256:
-            out += bytes((0x52, value))
-        else:
-            out.append(0x70)
-            out += struct.pack(">I", value)
+            out.append(large)
+            out += struct.pack(layout, value)
     elif isinstance(value, Ushort):
         out.append(0x60)
         out += struct.pack(">H", value)
@@ -183,7 +178,7 @@ def decode_at(data: bytes | memoryview, offset: int) -> tuple[Any, int]:
     """The value encoded at ``offset`` and the offset just after it."""
     try:
         return _decode(memoryview(data), offset)
-    except (IndexError, struct.error, UnicodeDecodeError, ValueError) as exc:
+    except (IndexError, OverflowError, struct.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, CodecError):
             raise
         raise CodecError(f"malformed AMQP value at byte {offset}: {exc}") from None

@@ -191,7 +191,7 @@ class Connection:
         except OSError as exc:
             self.abort()
             raise ConnectionFailed(_os_reason(exc)) from None
-        except CodecError as exc:
+        except (CodecError, TypeError, ValueError) as exc:
             self.abort()
             raise ConnectionFailed(f"malformed frame from the peer: {exc}") from None
         except BaseException:

@@ -11,7 +11,6 @@ import json
 import os
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -244,6 +243,8 @@ class Site:
         self._can_create(options, network, bind_ips)
         say(f"Checking router image {image}")
         self.podman.ensure_image(image)
+        from concurrent.futures import ThreadPoolExecutor  # init only: reads need no threads
+
         with ThreadPoolExecutor(max_workers=1) as pool:  # the image check runs while keys are made
             image_check = pool.submit(
                 self._check_image_runs, image, min(30.0, max(1.0, deadline - time.monotonic())))
@@ -360,6 +361,8 @@ class Site:
                 return pki.simple(cas[ca_base])
             extra = ingress_hosts if base in (SITE_SERVER, CONSOLE_CERTS) else []
             return pki.issue(cas[ca_base], cn, [*sans, *extra])
+
+        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             cas = dict(zip(CA_VOLUMES, pool.map(pki.new_ca, CA_VOLUMES)))

@@ -115,6 +115,7 @@ def test_unencodable_value_is_a_type_error():
     (b"\xc0\x03\x01\x41\x41", "declares"),
     (b"\x41\x41", "1 bytes after the value"),
     (b"\xa1\x02\xff\xfe", "malformed"),
+    (b"\x73\x80\x00\x00\x00", "malformed"),
 ])
 def test_malformed_bytes_are_codec_errors(raw, message):
     with pytest.raises(CodecError, match=message):

@@ -148,10 +148,15 @@ def test_failed_sasl_outcome_is_refused():
     peer.finish()
 
 
-def test_garbage_after_the_header_is_a_connection_failure():
+@pytest.mark.parametrize("garbage", [
+    b"\x00\x00\x00\x0c\x02\x01\x00\x00\xff\xff\xff\xff",   # no AMQP value
+    b"\x00\x00\x00\x0d\x02\x01\x00\x00\x00\x53\x40\x54\x05",  # fields as a number
+    b"\x00\x00\x00\x0b\x02\x01\x00\x00\x00\xa3\x00",        # symbol descriptor, no value
+])
+def test_garbage_after_the_header_is_a_connection_failure(garbage):
     def script(sock):
         recv_exactly(sock, 8)
-        sock.sendall(SASL_HEADER + b"\x00\x00\x00\x0c\x02\x01\x00\x00\xff\xff\xff\xff")
+        sock.sendall(SASL_HEADER + garbage)
         _linger(sock)
     peer = ScriptedPeer(script)
     with pytest.raises(ConnectionFailed, match="malformed frame"):
