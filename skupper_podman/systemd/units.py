@@ -18,7 +18,7 @@ from typing import Protocol
 
 from skupper_podman.errors import SystemdError
 from skupper_podman.paths import (
-    APP_LABEL, APP_VALUE, NAMESPACE_LABEL, SiteLayout, config_home, data_home, is_root, runtime_dir, username,
+    ADDRESS_LABEL, APP_LABEL, APP_VALUE, NAMESPACE_LABEL, SiteLayout, config_home, data_home, is_root, runtime_dir, username,
 )
 from skupper_podman.resources import jinja_env
 from skupper_podman.systemd.boot import BootStatus, linger_command
@@ -141,6 +141,7 @@ def render_scripts(layout: SiteLayout) -> tuple[str, str]:
         "unit_name": layout.unit_name,
         "app_filter": shlex.quote(f"label={APP_LABEL}={APP_VALUE}"),
         "namespace_filter": shlex.quote(f"label={NAMESPACE_LABEL}={layout.namespace}"),
+        "service_filter": shlex.quote(f"label={ADDRESS_LABEL}"),
     }
     return (
         env.get_template("start-podman.sh.j2").render(**values),

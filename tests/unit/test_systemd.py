@@ -160,20 +160,61 @@ def test_scripts_are_written_executable(tmp_path: Path, namespace: str) -> None:
     start, stop = write_scripts(layout)
     assert (start, stop) == (layout.start_script, layout.stop_script)
     expected = render_scripts(layout)
-    # start: every container of the site; stop: the running ones (an exited one would be restarted)
-    for path, text, verb, which in ((start, expected[0], "podman start", " --all"),
-                                    (stop, expected[1], "podman stop -t 10", "")):
+    for path, text in ((start, expected[0]), (stop, expected[1])):
         assert _mode(path) == 0o755
         assert path.read_text() == text
         lines = text.splitlines()
         assert lines[0] == "#!/usr/bin/env sh"
         assert "set -o errexit" in lines and "set -o nounset" in lines
-        assert (
-            "names=$(podman container ls --filter label=application=skupper "
-            f"--filter label=skupper-podman.io/namespace={namespace} --format '{{{{.Names}}}}'{which})"
-        ) in lines
-        assert f'    {verb} "${{name}}"' in lines
         assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
+    assert (
+        "names=$(podman container ls --filter label=application=skupper "
+        f"--filter label=skupper-podman.io/namespace={namespace} --format '{{{{.Names}}}}' --all)"
+    ) in expected[0].splitlines()
+    assert '    podman start "${name}"' in expected[0].splitlines()
+
+
+FAKE_PODMAN = """#!/bin/sh
+# container ls: the running containers matching every --filter label=...; stop: stop one
+if [ "$1" = stop ]; then echo "$4" >> "$STATE/stopped"; sed -i "/^$4 /d" "$STATE/running"; exit 0; fi
+shift 2
+pattern=""
+while [ $# -gt 0 ]; do
+    if [ "$1" = --filter ]; then pattern="$pattern ${2#label=}"; fi
+    shift
+done
+while read -r name labels; do
+    ok=1
+    for want in $pattern; do
+        case ",$labels," in *",$want,"*|*",$want="*) ;; *) ok=0 ;; esac
+    done
+    if [ $ok = 1 ]; then echo "$name"; fi
+done < "$STATE/running"
+"""
+
+
+def test_stop_script_stops_service_routers_before_the_rest(tmp_path: Path) -> None:
+    """Service routers stopped after the site router re-dial it (a stalled name lookup there can
+    outlast the 10 s stop timeout): they go first; containers of other sites are left alone."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    (bin_dir / "podman").write_text(FAKE_PODMAN)
+    (bin_dir / "podman").chmod(0o755)
+    site = "application=skupper,skupper-podman.io/namespace=west"
+    (state / "running").write_text(
+        f"west-skupper-router {site}\n"
+        f"west-skupper-controller-podman {site}\n"
+        f"west-backend {site},skupper.io/address=backend\n"
+        f"east-backend application=skupper,skupper-podman.io/namespace=east,skupper.io/address=backend\n"
+        f"west-db {site},skupper.io/address=db\n")
+    _, stop = write_scripts(SiteLayout("west", data_dir=tmp_path / "data"))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STATE": str(state)}
+    subprocess.run(["sh", str(stop)], check=True, env=env)
+    assert (state / "stopped").read_text().split() == [
+        "west-backend", "west-db", "west-skupper-router", "west-skupper-controller-podman"]
+    assert (state / "running").read_text().split() == [
+        "east-backend", "application=skupper,skupper-podman.io/namespace=east,skupper.io/address=backend"]
 
 
 # --- install / remove ------------------------------------------------------------------------
