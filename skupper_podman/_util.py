@@ -21,6 +21,12 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def openssl_reason(exc: Exception) -> str:
+    """OpenSSL's words in an ``ssl.SSLError``, without its ``[LIB: CODE]`` prefix and source line."""
+    text = str(exc.args[1] if isinstance(exc, OSError) and len(exc.args) > 1 else exc)
+    return one_line(text.split("] ", 1)[-1].split(" (_ssl.c:", 1)[0])
+
+
 def _why(err: OSError) -> str:
     return one_line(err.strerror or err)
 

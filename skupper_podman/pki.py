@@ -172,16 +172,6 @@ def issued_by(cert_pem: bytes, ca_pem: bytes) -> bool:
     return True
 
 
-def key_matches(cert_pem: bytes, key_pem: bytes) -> bool:
-    """True when ``key_pem`` is the private key of the certificate's public key.
-
-    Only the public halves are compared, so OpenSSL's RSA consistency check of the private key
-    (~50 ms, most of ``link create``'s CPU) is skipped; the router checks the key it loads.
-    """
-    key = serialization.load_pem_private_key(key_pem, password=None, unsafe_skip_rsa_key_validation=True)
-    return key.public_key().public_numbers() == load_certificate(cert_pem).public_key().public_numbers()
-
-
 def fingerprint(cert_pem: bytes) -> str:
     """SHA-256 of the DER certificate as lowercase hex."""
     der = load_certificate(cert_pem).public_bytes(serialization.Encoding.DER)

@@ -183,16 +183,12 @@ def verify_token(token: Token) -> None:
 
 
 def _verify_chain(token: Token) -> None:
-    from skupper_podman import pki
+    from skupper_podman.links.credential_check import CredentialRefused, check_client_credential
 
     try:
-        cert, key, ca = token.data["tls.crt"], token.data["tls.key"], token.data["ca.crt"]
-        if not pki.issued_by(cert, ca):
-            raise InputError("invalid Skupper token: its certificate was not issued by its CA")
-        if not pki.key_matches(cert, key):
-            raise InputError("invalid Skupper token: its key does not match its certificate")
-    except ValueError as err:
-        raise InputError(f"invalid Skupper token: unreadable certificate data ({err})") from err
+        check_client_credential(token.data["tls.crt"], token.data["tls.key"], token.data["ca.crt"])
+    except CredentialRefused as err:
+        raise InputError(f"invalid Skupper token: {err}") from None
 
 
 def verify_origin(token: Token, own_site_id: str, linked_origins: dict[str, str]) -> None:

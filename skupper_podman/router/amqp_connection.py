@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from skupper_podman._util import openssl_reason
 from skupper_podman.router.amqp_codec import (
     CodecError,
     Described,
@@ -526,13 +527,10 @@ def _error_text(error: Any) -> str | None:
 
 def _os_reason(exc: OSError) -> str:
     """``Connection refused``; ``SSL failure: certificate verify failed: ...`` for TLS."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"SSL failure: certificate verify failed: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
-        text = getattr(exc, "verify_message", None) or (
-            exc.args[1] if len(exc.args) > 1 else str(exc))
-        text = str(text).split("] ", 1)[-1].split(" (_ssl.c:", 1)[0]
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            text = f"certificate verify failed: {text}"
-        return f"SSL failure: {text}"
+        return f"SSL failure: {openssl_reason(exc)}"
     return exc.strerror or str(exc) or type(exc).__name__
 
 

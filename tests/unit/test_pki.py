@@ -225,10 +225,3 @@ def test_hostname_not_in_sans_is_rejected(tmp_path, site_ca, server):
                 client_ctx.wrap_socket(raw, server_hostname="elsewhere.example.com")
         thread.join(10)
     assert "error" in result
-
-
-def test_key_matches_only_its_own_certificate(server, client):
-    assert pki.key_matches(server.cert_pem, server.key_pem)
-    assert not pki.key_matches(server.cert_pem, client.key_pem)
-    with pytest.raises(ValueError):
-        pki.key_matches(server.cert_pem, b"not a key")
