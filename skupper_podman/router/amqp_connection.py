@@ -224,7 +224,7 @@ class Connection:
     @property
     def stale(self) -> bool:
         """True when the peer may have dropped us for idling (its idle time-out passed)."""
-        return bool(self._peer_idle) and time.monotonic() - self._last_sent > self._peer_idle
+        return bool(self._peer_idle) and time.monotonic() - self._last_sent > self._peer_idle * 0.75
 
     # -- links ---------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@ paged QUERY results larger than a page from both of the router's agents, and err
 line with the router's status code."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from skupper_podman.errors import ManagementError
@@ -47,3 +49,17 @@ def test_router_errors_are_one_line_with_their_status(site_env):
     assert duplicate.value.status_code == 400 and "\n" not in str(duplicate.value)
     assert str(duplicate.value).startswith("router refused CREATE tcpConnector dup: 400")
     assert missing.value.status_code == 404 and "\n" not in str(missing.value)
+
+
+def test_messages_larger_than_a_frame_and_idle_pauses(site_env):
+    """Requests and replies bigger than the router's 16 KiB frames go through whole, and a client
+    left idle past the router's idle time-out (8 s: it then drops the connection) still works."""
+    from skupper_podman import Site
+
+    init_site(site_env, site_env.namespace, "frames")
+    prefix = "big/" + "x" * 40_000
+    with Site.open(site_env.namespace).management() as client:
+        client.create("router.config.address", "big", {"prefix": prefix, "distribution": "closest"})
+        assert client.read("router.config.address", "big")["prefix"] == prefix
+        time.sleep(9)
+        assert client.ping()["id"] == "frames"
