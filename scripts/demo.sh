@@ -72,16 +72,21 @@ $SKUPPER status -n "$EAST" -v
 $SKUPPER version -n "$EAST"
 
 # The network as the sites' controllers and routers announce it (a beacon every 10 s): both
-# sites, linked, each with the service it knows, seen from east.
+# sites, linked, each with the service it knows, seen from east. The router double emits no
+# flow records, so there it shows east alone, at once.
 { set +x; } 2>/dev/null
-echo "+ waiting for both sites in east's network status"
-for _ in $(seq 1 90); do
-  $SKUPPER network status -n "$EAST" -o json 2>/dev/null | "$ROOT/.venv/bin/python" -c '
+case "$QDROUTERD_IMAGE" in
+  *router-double*) echo "+ the router double announces nothing: network status shows the local site only";;
+  *)
+    echo "+ waiting for both sites in east's network status"
+    for _ in $(seq 1 90); do
+      $SKUPPER network status -n "$EAST" -o json 2>/dev/null | "$ROOT/.venv/bin/python" -c '
 import json, sys
 sites = json.load(sys.stdin)["sites"]
 ready = len(sites) >= 2 and all(s["linked_sites"] and s["services"] for s in sites)
 sys.exit(0 if ready else 1)' && break
-  sleep 1
-done
+      sleep 1
+    done;;
+esac
 set -x
 $SKUPPER network status -n "$EAST"

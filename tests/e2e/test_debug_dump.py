@@ -33,6 +33,7 @@ def secrets_of(namespace: str) -> list[bytes]:
     return found
 
 
+@pytest.mark.usefixtures("flow_router")
 def test_dump_has_the_parts_and_no_secrets(site_env, tmp_path):
     west, east = site_env.namespace, "d" + uuid.uuid4().hex[:8]
     init_site(site_env, west, "dump-west")

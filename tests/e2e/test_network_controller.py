@@ -54,6 +54,7 @@ def flush_and_get_site(probe: Probe, site_id: str):
     return probe.recv(has_record(SITE, site_id), 15)
 
 
+@pytest.mark.usefixtures("flow_router")
 def test_beacon_heartbeat_records_and_flush(site):
     namespace, site_id, probe = site
     beacon = controller_beacon(probe, site_id).message
@@ -112,6 +113,7 @@ def test_beacon_heartbeat_records_and_flush(site):
     assert router[2] == site_id and router[30] == "0/ctl-site"
 
 
+@pytest.mark.usefixtures("flow_router")
 def test_processes_follow_containers_and_targets(site_env, site):
     namespace, site_id, probe = site
     controller_beacon(probe, site_id)

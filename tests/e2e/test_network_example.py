@@ -13,6 +13,7 @@ from tests.conftest import ROOT, labelled, sweep_namespace
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
+@pytest.mark.usefixtures("flow_router")
 def test_network_status_example(site_env, tmp_path):
     west, east = site_env.namespace, "x" + uuid.uuid4().hex[:8]
     try:

@@ -66,6 +66,7 @@ def three_sites(site_env, tmp_path):
     sweep_namespace(c)
 
 
+@pytest.mark.usefixtures("flow_router")
 def test_three_sites_links_services_link_delete_and_site_delete(site_env, three_sites):
     a, b, c, started_c = three_sites
     assert site_env.skupper("service", "create", "backend", "8080", namespace=a).returncode == 0
