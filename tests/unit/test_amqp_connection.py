@@ -113,53 +113,32 @@ def _linger(sock: socket.socket) -> None:
         pass
 
 
-def test_peer_without_sasl_is_refused():
-    def script(sock):
-        recv_exactly(sock, 8)
-        sock.sendall(AMQP_HEADER)
-        _linger(sock)
-    peer = ScriptedPeer(script)
-    with pytest.raises(ConnectionFailed, match="peer refused the SASL protocol header"):
-        peer.connection().open(soon())
-    peer.finish()
-
-
-def test_peer_that_does_not_offer_the_mechanism_is_refused():
-    def script(sock):
-        recv_exactly(sock, 8)
-        sock.sendall(SASL_HEADER + frame(0x40, [[Symbol("PLAIN"), Symbol("SCRAM-SHA-256")]], kind=1))
-        _linger(sock)
-    peer = ScriptedPeer(script)
-    with pytest.raises(ConnectionFailed, match=r"does not offer SASL ANONYMOUS \(offers PLAIN, SCRAM"):
-        peer.connection().open(soon())
-    peer.finish()
-
-
-def test_failed_sasl_outcome_is_refused():
-    def script(sock):
-        recv_exactly(sock, 8)
-        sock.sendall(SASL_HEADER + frame(0x40, [Symbol("ANONYMOUS")], kind=1))
-        read_frame(sock)
-        sock.sendall(frame(0x44, [Ubyte(1)], kind=1))
-        _linger(sock)
-    peer = ScriptedPeer(script)
-    with pytest.raises(ConnectionFailed, match=r"SASL ANONYMOUS authentication failed \(outcome 1\)"):
-        peer.connection().open(soon())
-    peer.finish()
-
-
-@pytest.mark.parametrize("garbage", [
-    b"\x00\x00\x00\x0c\x02\x01\x00\x00\xff\xff\xff\xff",   # no AMQP value
+MALFORMED = [
+    b"\x00\x00\x00\x0c\x02\x01\x00\x00\xff\xff\xff\xff",     # no AMQP value
     b"\x00\x00\x00\x0d\x02\x01\x00\x00\x00\x53\x40\x54\x05",  # fields as a number
-    b"\x00\x00\x00\x0b\x02\x01\x00\x00\x00\xa3\x00",        # symbol descriptor, no value
+    b"\x00\x00\x00\x0b\x02\x01\x00\x00\x00\xa3\x00",         # symbol descriptor, no value
+]
+
+
+@pytest.mark.parametrize("answers, message", [
+    ([AMQP_HEADER], "peer refused the SASL protocol header"),
+    ([SASL_HEADER + frame(0x40, [[Symbol("PLAIN"), Symbol("SCRAM-SHA-256")]], kind=1)],
+     r"does not offer SASL ANONYMOUS \(offers PLAIN, SCRAM"),
+    ([SASL_HEADER + frame(0x40, [Symbol("ANONYMOUS")], kind=1), frame(0x44, [Ubyte(1)], kind=1)],
+     r"SASL ANONYMOUS authentication failed \(outcome 1\)"),
+    *(([SASL_HEADER + garbage], "malformed frame") for garbage in MALFORMED),
 ])
-def test_garbage_after_the_header_is_a_connection_failure(garbage):
+def test_a_failed_opening_is_a_connection_failure(answers, message):
+    """The peer answers the SASL header (and then each frame of ours) with ``answers``."""
     def script(sock):
         recv_exactly(sock, 8)
-        sock.sendall(SASL_HEADER + garbage)
+        for index, answer in enumerate(answers):
+            if index:
+                read_frame(sock)
+            sock.sendall(answer)
         _linger(sock)
     peer = ScriptedPeer(script)
-    with pytest.raises(ConnectionFailed, match="malformed frame"):
+    with pytest.raises(ConnectionFailed, match=message):
         peer.connection().open(soon())
     peer.finish()
 
