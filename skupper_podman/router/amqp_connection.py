@@ -315,38 +315,31 @@ class Connection:
 
     def _read(self, deadline: float) -> None:
         """Read once from the socket (heartbeating if due) and handle every whole frame."""
-        if self._sock is None:
-            raise ConnectionFailed(self.closed or "not connected")
-        wait = _left(deadline)
+        wait = None
         if self._peer_idle:
-            beat = self._last_sent + self._peer_idle / 2 - time.monotonic()
-            if beat <= 0:
+            wait = self._last_sent + self._peer_idle / 2 - time.monotonic()
+            if wait <= 0:
                 self._send_raw(_FRAME.pack(8, 2, 0, 0))
-                beat = self._peer_idle / 2
-            wait = min(wait, beat)
-        self._sock.settimeout(max(wait, 0.001))
-        try:
-            data = self._sock.recv(_READ_SIZE)
-        except TimeoutError:
-            if time.monotonic() >= deadline:
-                raise TimedOut("timed out") from None
-            return
-        except OSError as exc:
-            self._fail(_os_reason(exc))
-        if not data:
-            self._fail("connection closed by the peer")
-        self._buffer += data
+                wait = self._peer_idle / 2
+        self._recv(deadline, wait)
         self._handle_frames()
 
+    def _take_frame(self) -> bytes | None:
+        """The body of the next whole frame in the buffer (``b""`` for a heartbeat); None
+        while it is still incomplete."""
+        if len(self._buffer) < 8:
+            return None
+        size, doff, _, _ = _FRAME.unpack_from(self._buffer)
+        if size < 8 or doff < 2 or doff * 4 > size:
+            self._fail(f"malformed frame header (size {size}, doff {doff})")
+        if len(self._buffer) < size:
+            return None
+        body = bytes(self._buffer[doff * 4:size])
+        del self._buffer[:size]
+        return body
+
     def _handle_frames(self) -> None:
-        while len(self._buffer) >= 8:
-            size, doff, kind, channel = _FRAME.unpack_from(self._buffer)
-            if size < 8 or doff < 2 or doff * 4 > size:
-                self._fail(f"malformed frame header (size {size}, doff {doff})")
-            if len(self._buffer) < size:
-                return
-            body = bytes(self._buffer[doff * 4:size])
-            del self._buffer[:size]
+        while (body := self._take_frame()) is not None:
             if not body:
                 continue  # heartbeat
             try:
@@ -452,44 +445,40 @@ class Connection:
             raise ConnectionFailed(f"SASL {wanted} authentication failed (outcome {code})")
 
     def _sasl_frame(self, expected: int, deadline: float) -> list[Any]:
-        while True:
-            frame = self._next_raw_frame(deadline)
+        while (frame := self._take_frame()) is None or not frame:  # none yet, or a heartbeat
             if frame is None:
-                continue
-            performative, _ = decode_at(frame, 0)
-            code = int(performative.descriptor) if isinstance(performative, Described) else -1
-            if code != expected:
-                raise ConnectionFailed(f"unexpected SASL frame 0x{code:02x}")
-            return list(performative.value or []) + [None, None]
-
-    def _next_raw_frame(self, deadline: float) -> bytes | None:
-        """One whole frame body read off the buffer (SASL runs before ``_handle_frames``)."""
-        while len(self._buffer) < 8 or len(self._buffer) < _FRAME.unpack_from(self._buffer)[0]:
-            self._recv_some(deadline)
-        size, doff, _, _ = _FRAME.unpack_from(self._buffer)
-        body = bytes(self._buffer[doff * 4:size])
-        del self._buffer[:size]
-        return body or None
+                self._recv(deadline)
+        performative, _ = decode_at(frame, 0)
+        code = int(performative.descriptor) if isinstance(performative, Described) else -1
+        if code != expected:
+            raise ConnectionFailed(f"unexpected SASL frame 0x{code:02x}")
+        return list(performative.value or []) + [None, None]
 
     def _expect_header(self, header: bytes, deadline: float, what: str) -> None:
         while len(self._buffer) < 8:
-            self._recv_some(deadline)
+            self._recv(deadline)
         got = bytes(self._buffer[:8])
         del self._buffer[:8]
         if got != header:
             raise ConnectionFailed(f"peer refused the {what} protocol header (sent {got!r})")
 
-    def _recv_some(self, deadline: float) -> None:
-        assert self._sock is not None
-        self._sock.settimeout(_left(deadline))
+    def _recv(self, deadline: float, wait: float | None = None) -> None:
+        """Add what the socket brings within ``wait`` seconds (default: until ``deadline``) to the
+        buffer; raises TimedOut once ``deadline`` has passed with nothing read."""
+        if self._sock is None:
+            raise ConnectionFailed(self.closed or "not connected")
+        left = _left(deadline)
+        self._sock.settimeout(max(min(left, left if wait is None else wait), 0.001))
         try:
             data = self._sock.recv(_READ_SIZE)
         except TimeoutError:
-            raise TimedOut("timed out") from None
+            if time.monotonic() >= deadline:
+                raise TimedOut("timed out") from None
+            return
         except OSError as exc:
-            raise ConnectionFailed(_os_reason(exc)) from None
+            self._fail(_os_reason(exc))
         if not data:
-            raise ConnectionFailed("connection closed by the peer")
+            self._fail("connection closed by the peer")
         self._buffer += data
 
     def _send(self, code: int, fields: list[Any]) -> None:

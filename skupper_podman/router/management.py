@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from skupper_podman._util import one_line
 from skupper_podman.errors import InputError, ManagementError, RouterUnavailable
 from skupper_podman.router.amqp_connection import (
     AmqpError,
@@ -93,17 +94,12 @@ def edge_agent(router_id: str) -> str:
     return f"amqp:/_edge/{router_id}/$management"
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 @dataclass
 class _Channel:
     """One open connection with its reply receiver and lazily created senders."""
 
     connection: Connection
-    replies: Link
-    reply_to: str
+    replies: Link                     # its address is the reply_to of every request
     agent_sender: Link | None = None
     anonymous_sender: Link | None = None
 
@@ -128,6 +124,8 @@ class ManagementClient:
         connect_timeout: float | None = None,
     ) -> None:
         self.url = _normalise_url(url, tls)
+        parts = urlsplit(self.url)
+        self._address = (parts.hostname or "127.0.0.1", parts.port or 5672)
         self.tls = tls
         self.server_name = server_name
         self.timeout = timeout
@@ -288,7 +286,7 @@ class ManagementClient:
         # A string id: the router's Python agent drops int/ulong ids from its replies
         # (real-router-behaviour.md §5), so only strings match on every entity type.
         correlation_id = f"{self._id_prefix}{next(self._correlation)}"
-        message = Message(body=body, properties=properties, reply_to=channel.reply_to,
+        message = Message(body=body, properties=properties, reply_to=channel.replies.address,
                           correlation_id=correlation_id, to=node)
         try:
             channel.connection.send(self._sender(channel, node, deadline), message, deadline)
@@ -304,7 +302,7 @@ class ManagementClient:
         except AmqpError as exc:
             self.close()
             raise RouterUnavailable(f"{who} connection lost during {what}: "
-                                    f"{_one_line(exc)}") from exc
+                                    f"{one_line(exc)}") from exc
         return _checked_body(reply, who, what)
 
     def _await_reply(self, channel: _Channel, correlation_id: str, deadline: float) -> Message:
@@ -329,8 +327,7 @@ class ManagementClient:
         if self._channel is not None:
             return self._channel
         deadline = time.monotonic() + self.connect_timeout
-        parts = urlsplit(self.url)
-        connection = Connection(parts.hostname or "127.0.0.1", parts.port or 5672,
+        connection = Connection(*self._address,
                                 tls=self._ssl_context, server_name=self.server_name,
                                 container_id=f"skupper-podman-{os.urandom(8).hex()}")
         try:
@@ -339,13 +336,13 @@ class ManagementClient:
                                                credit=_REPLY_CREDIT)
         except AmqpError as exc:
             connection.abort()
-            reason = "timed out" if isinstance(exc, TimedOut) else _one_line(exc)
+            reason = "timed out" if isinstance(exc, TimedOut) else one_line(exc)
             raise RouterUnavailable(
                 f"cannot reach router management at {self.url}: {reason}") from exc
         if not replies.address:
             connection.abort()
             raise RouterUnavailable(f"router at {self.url} gave no reply address")
-        self._channel = _Channel(connection=connection, replies=replies, reply_to=replies.address)
+        self._channel = _Channel(connection=connection, replies=replies)
         return self._channel
 
 
@@ -359,7 +356,7 @@ def _client_ssl_context(tls: TlsFiles) -> ssl.SSLContext:
         context.load_cert_chain(str(tls.cert), str(tls.key))
     except (ssl.SSLError, OSError) as exc:
         raise InputError(f"cannot load router management credential {tls.cert}: "
-                         f"{_one_line(exc) or type(exc).__name__}") from exc
+                         f"{one_line(exc) or type(exc).__name__}") from exc
     return context
 
 
@@ -386,7 +383,7 @@ def _checked_body(reply: Message, who: str, what: str) -> Any:
     """The reply body if its status is 2xx; otherwise a one-line ManagementError."""
     properties = reply.properties or {}
     code = properties.get("statusCode")
-    description = _one_line(properties.get("statusDescription") or "")
+    description = one_line(properties.get("statusDescription") or "")
     if code is None:
         raise ManagementError(f"{who} refused {what}: reply has no statusCode"
                               + (f" ({description})" if description else ""))
